@@ -1,0 +1,1 @@
+"""The agent, its LLM backends, roles, conversation store, REST API and the shopmind CLI."""

@@ -1,0 +1,75 @@
+"""`shopmind up`: build everything the default shop needs, then start the assistant.
+
+The pipeline is a list of stages. Each stage says whether its output is already there (so a
+second run skips it: the command is idempotent and resumable) and how to build it. Packages
+add their stage to STAGES; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from knowledge.settings import Settings
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    is_done: Callable[[Settings], bool]
+    build: Callable[[Settings], str]  # returns a one-line summary of what it built
+
+
+def _warehouse_done(settings: Settings) -> bool:
+    return settings.warehouse.is_file()
+
+
+def _build_warehouse(settings: Settings) -> str:
+    from knowledge.cli import import_source
+
+    path, report = import_source(settings, settings.shop, into=settings.warehouse)
+    return f"{path}: " + ", ".join(f"{t} {n:,}" for t, n in report.rows.items())
+
+
+STAGES: list[Stage] = [
+    Stage("warehouse", _warehouse_done, _build_warehouse),
+]
+
+
+def run_stages(settings: Settings, force: bool = False) -> list[tuple[str, str]]:
+    built = []
+    for number, stage in enumerate(STAGES, start=1):
+        prefix = f"[{number}/{len(STAGES)}] {stage.name}"
+        if not force and stage.is_done(settings):
+            console.print(f"{prefix}: already built, skipping")
+            built.append((stage.name, "already built"))
+            continue
+        console.print(f"{prefix}: building ...")
+        started = time.perf_counter()
+        summary = stage.build(settings)
+        console.print(f"{prefix}: done in {time.perf_counter() - started:.1f}s: {summary}")
+        built.append((stage.name, summary))
+    return built
+
+
+def up_command(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, help="Rebuild every stage even if its output exists."),
+    build_only: bool = typer.Option(False, help="Build, but do not start the assistant."),
+) -> None:
+    """Build every stage the active shop needs (skipping finished ones), then start the assistant."""
+    settings: Settings = ctx.obj
+    built = run_stages(settings, force)
+    console.print("[bold]built:[/] " + "; ".join(f"{name} ({summary})" for name, summary in built))
+    if build_only:
+        return
+    console.print(
+        "[yellow]the assistant and its UI are not part of shopmind yet; "
+        "everything that exists has been built above.[/]"
+    )

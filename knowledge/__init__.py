@@ -1,0 +1,1 @@
+"""The shop's data: warehouse schema, importers, feature builders, indexes and documents."""

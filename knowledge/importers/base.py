@@ -1,0 +1,84 @@
+"""What every importer shares: its report, its errors, and helpers to read raw files safely."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from pydantic import BaseModel, Field
+
+
+class DataFileError(ValueError):
+    """A raw file that cannot be imported. The message names the file and the problem."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class ImportReport(BaseModel):
+    """What an import did, printed by the CLI and stored in the `imports` table."""
+
+    source: str
+    rows: dict[str, int] = Field(default_factory=dict, description="rows written per table")
+    dropped: dict[str, int] = Field(
+        default_factory=dict, description="raw rows skipped or changed, per reason"
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        raise DataFileError(path, "file not found (is data_dir right? see `shopmind config`)")
+    return path
+
+
+def read_csv(path: Path, required_columns: list[str], **kwargs: Any) -> pd.DataFrame:
+    """Read a (possibly gzipped) CSV and check its header, with errors that name the file."""
+    require_file(path)
+    try:
+        frame = pd.read_csv(path, **kwargs)
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataFileError(path, f"cannot be read, the file is corrupt or truncated ({err})") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataFileError(path, f"not a valid CSV file ({err})") from err
+    missing = [c for c in required_columns if c not in frame.columns]
+    if missing:
+        raise DataFileError(
+            path,
+            f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}",
+        )
+    if frame.empty:
+        raise DataFileError(path, "the file has a header but no rows")
+    return frame
+
+
+def read_json(path: Path) -> Any:
+    """Read a (possibly gzipped) JSON file, with errors that name the file."""
+    require_file(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataFileError(path, f"cannot be read, the file is corrupt or truncated ({err})") from err
+    except json.JSONDecodeError as err:
+        raise DataFileError(path, f"not valid JSON ({err})") from err
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+    """Delete every row of `table` and insert `frame` (columns by name; missing ones NULL)."""
+    con.execute(f"DELETE FROM {table}")
+    if frame.empty:
+        return 0
+    con.register("_incoming", frame)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+    con.unregister("_incoming")
+    return len(frame)

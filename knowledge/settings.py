@@ -1,0 +1,148 @@
+"""One settings object for every shopmind command.
+
+Sources, later ones win: defaults below < a YAML file (``shopmind.yaml`` in the working
+directory, or ``--config FILE``) < environment variables ``SHOPMIND_<KEY>`` < ``--set key=value``
+on the command line. It lives in ``knowledge`` because that is the bottom layer: every other
+package may import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = Path("shopmind.yaml")
+
+
+class SettingsError(ValueError):
+    """A settings file or override that cannot be used; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    """Every key shopmind reads. Field descriptions are printed by ``shopmind config``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPMIND_", extra="forbid")
+
+    data_dir: Path = Field(
+        Path("../shared/datasets"),
+        description="Folder with the real datasets (one sub-folder per source, see its INDEX.md).",
+    )
+    shop: str = Field(
+        "synthetic",
+        description="Which shop the assistant serves: the name of a warehouse in warehouse_dir "
+        "(synthetic, online_retail, taobao, hillstrom, tau_bench_retail).",
+    )
+    warehouse_dir: Path = Field(
+        Path("data"), description="Folder holding one DuckDB warehouse file per shop."
+    )
+    warehouse_path: Path | None = Field(
+        None, description="Explicit warehouse file; overrides warehouse_dir/<shop>.duckdb."
+    )
+    artifacts_dir: Path = Field(
+        Path("artifacts"),
+        description="Trained models and indexes, one folder each with a meta.json.",
+    )
+    backend_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint of the dialog model (vLLM or `shopmind serve-model`),"
+        " e.g. http://127.0.0.1:8000/v1. Empty = run the model in-process on the CPU.",
+    )
+    dialog_model: str = Field(
+        "artifacts/dialog/quick",
+        description="Dialog model folder (or served model name when backend_url is set).",
+    )
+    seed: int = Field(42, description="Seed for data generation, splits and training.")
+    synthetic_users: int = Field(3000, description="Synthetic shop: number of customers.")
+    synthetic_products: int = Field(400, description="Synthetic shop: catalogue size.")
+    synthetic_days: int = Field(365, description="Synthetic shop: days of history.")
+    synthetic_end: str = Field(
+        "2026-10-31", description="Synthetic shop: last day of history (YYYY-MM-DD)."
+    )
+    host: str = Field("127.0.0.1", description="Address the UI and API listen on.")
+    port: int = Field(7860, description="Port of the UI and API.")
+    operator_token: str | None = Field(
+        None,
+        description="Bearer token for operator API calls and the console login; generated and "
+        "printed at start-up when empty.",
+    )
+    session_secret: str | None = Field(
+        None, description="Secret that signs customer sessions; generated at start-up when empty."
+    )
+
+    @property
+    def warehouse(self) -> Path:
+        """The warehouse file of the active shop."""
+        return self.warehouse_path or self.warehouse_dir / f"{self.shop}.duckdb"
+
+    def warehouse_for(self, shop: str) -> Path:
+        return self.warehouse_dir / f"{shop}.duckdb"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init (file values merged with CLI overrides by load_settings) is applied as
+        # overrides *after* env, so CLI > env > file is handled in load_settings.
+        return (init_settings, env_settings)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise SettingsError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["seed=7", "shop=online_retail"]`` -> ``{"seed": "7", "shop": "online_retail"}``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"--set expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Defaults < YAML file < SHOPMIND_* environment < overrides."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError(f"{config_file}: settings file not found")
+        file_values = _read_config_file(config_file)
+    elif DEFAULT_CONFIG_FILE.is_file():
+        file_values = _read_config_file(DEFAULT_CONFIG_FILE)
+    unknown = sorted(set(file_values) | set(overrides or {})) 
+    unknown = [k for k in unknown if k not in Settings.model_fields]
+    if unknown:
+        raise SettingsError(
+            f"unknown settings key(s): {', '.join(unknown)}; known keys: "
+            + ", ".join(Settings.model_fields)
+        )
+    try:
+        from_env = Settings()
+        env_set = {
+            k for k in Settings.model_fields if k in from_env.model_fields_set
+        }
+        merged = {**file_values, **from_env.model_dump(include=env_set), **(overrides or {})}
+        return Settings(**merged)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from err

@@ -1,0 +1,56 @@
+"""Shared fixtures. Tests never download anything (HF_HUB_OFFLINE=1) and write only to tmp."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from knowledge.settings import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO / ".." / "shared" / "datasets").resolve()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings that write only under tmp_path and read the real datasets if present."""
+    return Settings(
+        data_dir=SHARED_DATA,
+        warehouse_dir=tmp_path / "data",
+        artifacts_dir=tmp_path / "artifacts",
+        synthetic_users=300,
+        synthetic_products=80,
+        synthetic_days=120,
+    )
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/datasets is not beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def small_shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small synthetic shop, imported once per test session. Tests must not modify it;
+    copy the warehouse file first if a test writes."""
+    from knowledge.cli import import_source
+
+    root = tmp_path_factory.mktemp("small_shop")
+    shop = Settings(
+        data_dir=SHARED_DATA,
+        warehouse_dir=root / "data",
+        artifacts_dir=root / "artifacts",
+        synthetic_users=300,
+        synthetic_products=80,
+        synthetic_days=120,
+    )
+    import_source(shop, "synthetic", into=shop.warehouse)
+    return shop

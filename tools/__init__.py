@@ -1,0 +1,1 @@
+"""One module per tool family: pydantic input model + pure function + JSON schema for the LLM."""

@@ -1,0 +1,1 @@
+"""Gradio operator console and the embeddable customer widget."""
