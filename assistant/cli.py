@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.pipeline import up_command
+from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
+from knowledge.cli import index_app
 from knowledge.settings import Settings, SettingsError, load_settings, parse_overrides
 
 app = typer.Typer(
@@ -26,6 +28,9 @@ app = typer.Typer(
 # Each package owns its sub-commands (and imports heavy libraries inside them, so that
 # `shopmind --help` stays fast).
 app.add_typer(data_app, name="data")
+app.add_typer(index_app, name="index")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
 app.command("up")(up_command)
 
 

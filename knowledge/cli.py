@@ -16,6 +16,8 @@ from knowledge.importers import SOURCES, default_source_dir, get_importer
 from knowledge.settings import Settings
 
 app = typer.Typer(help="Import data into the warehouse and inspect it.", no_args_is_help=True)
+index_app = typer.Typer(help="Build the search indexes (products, knowledge base).",
+                        no_args_is_help=True)
 console = Console()
 
 

@@ -1,0 +1,9 @@
+"""`shopmind train ...` and `shopmind eval ...`. Each trainer lives in its own module and is
+added here with one line; import torch & co. inside the command functions, not at module level."""
+
+from __future__ import annotations
+
+import typer
+
+train_app = typer.Typer(help="Train the models the tools use.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate trained models.", no_args_is_help=True)
