@@ -30,6 +30,10 @@ class ImportReport(BaseModel):
     dropped: dict[str, int] = Field(
         default_factory=dict, description="raw rows skipped or changed, per reason"
     )
+    raw: dict[str, int] = Field(
+        default_factory=dict,
+        description="counts in the raw files (lines, ids, ...), to compare with the SOURCE.md",
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -46,7 +50,9 @@ def read_csv(path: Path, required_columns: list[str], **kwargs: Any) -> pd.DataF
         frame = pd.read_csv(path, **kwargs)
     except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
         raise DataFileError(path, f"cannot be read, the file is corrupt or truncated ({err})") from err
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+    except pd.errors.EmptyDataError as err:
+        raise DataFileError(path, "the file is empty (expected a CSV header and rows)") from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataFileError(path, f"not a valid CSV file ({err})") from err
     missing = [c for c in required_columns if c not in frame.columns]
     if missing:
@@ -65,11 +71,46 @@ def read_json(path: Path) -> Any:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            return json.load(handle)
+            text = handle.read()
     except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as err:
         raise DataFileError(path, f"cannot be read, the file is corrupt or truncated ({err})") from err
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"not UTF-8 text ({err})") from err
+    if not text.strip():
+        raise DataFileError(path, "the file is empty (expected JSON)")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFileError(path, f"not valid JSON ({err})") from err
+
+
+def _first_bad(path: Path, column: str, raw: pd.Series, bad: pd.Series, expected: str) -> None:
+    if bad.any():
+        row = bad.idxmax()
+        raise DataFileError(
+            path,
+            f"column {column} has {int(bad.sum()):,} value(s) that are not {expected}; "
+            f"the first is {raw[row]!r} on line {row + 2} (line 1 is the header)",
+        )
+
+
+def numbers(path: Path, frame: pd.DataFrame, column: str, integer: bool = False) -> pd.Series:
+    """A column as numbers; a value that is not one is an error naming file, column and line."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if integer:
+        bad |= values.notna() & (values != values.round())
+    _first_bad(path, column, raw, bad, "integers" if integer else "numbers")
+    return values.astype("Int64") if integer else values.astype(float)
+
+
+def timestamps(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:
+    """A column of timestamps in format `fmt`; empty or unparsable values are an error."""
+    raw = frame[column]
+    values = pd.to_datetime(raw, format=fmt, errors="coerce")
+    _first_bad(path, column, raw, values.isna(), f"timestamps like {fmt}")
+    return values
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:

@@ -1,0 +1,105 @@
+"""Importing each real dataset reproduces the counts its SOURCE.md gives.
+
+Each source is imported once per module (into tmp) and the tests only read the result.
+Skipped when ../shared/datasets is not beside the repository.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from knowledge.cli import import_source
+from knowledge.importers import ImportReport
+from knowledge.settings import Settings
+
+pytestmark = pytest.mark.realdata
+SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets").resolve()
+
+
+def _import(source: str, tmp_path_factory: pytest.TempPathFactory):
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/datasets is not beside the repository")
+    root = tmp_path_factory.mktemp(source)
+    settings = Settings(data_dir=SHARED_DATA, warehouse_dir=root)
+    path, report = import_source(settings, source)
+    con = duckdb.connect(str(path), read_only=True)
+    return con, report
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+# --- Online Retail ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, ImportReport]:
+    con, report = _import("online_retail", tmp_path_factory)
+    yield con, report
+    con.close()
+
+
+def test_online_retail_raw_counts_match_source_md(retail):
+    _, report = retail
+    assert report.raw == {
+        "lines": 541_909, "invoices": 25_900, "stock_codes": 4_070, "customers": 4_372,
+        "countries": 38, "lines_without_customer": 135_080, "cancellation_lines": 9_288,
+        "negative_quantity_lines": 10_624,
+    }
+    assert report.dropped["no CustomerID: guest line (dropped)"] == 135_080
+
+
+def test_online_retail_every_raw_line_is_kept_or_counted_as_dropped(retail):
+    con, report = retail
+    dropped = sum(n for reason, n in report.dropped.items() if reason.endswith("(dropped)"))
+    assert dropped + count(con, "SELECT count(*) FROM order_items") == 541_909
+    cancelled_lines = count(con, "SELECT count(*) FROM order_items JOIN orders USING (order_id) "
+                                 "WHERE status = 'cancelled'")
+    assert cancelled_lines == report.dropped[
+        "cancellation invoice line (kept as a cancelled order, no purchase event)"]
+    assert count(con, "SELECT count(*) FROM events") == (
+        count(con, "SELECT count(*) FROM order_items") - cancelled_lines)
+
+
+def test_online_retail_users_orders_and_time_range(retail):
+    con, _ = retail
+    assert count(con, "SELECT count(*) FROM users") == 4_372
+    assert count(con, "SELECT count(DISTINCT country) FROM users") <= 38
+    assert con.execute("SELECT min(ts), max(ts) FROM events").fetchone() == (
+        datetime(2010, 12, 1, 8, 26), datetime(2011, 12, 9, 12, 50))
+    assert {r[0] for r in con.execute("SELECT DISTINCT status FROM orders").fetchall()} == {
+        "completed", "cancelled"}
+    assert count(con, "SELECT count(*) FROM orders WHERE order_id LIKE 'C%' "
+                      "AND status <> 'cancelled'") == 0
+
+
+def test_online_retail_kept_lines_are_clean(retail):
+    con, _ = retail
+    assert count(con, "SELECT count(*) FROM order_items WHERE quantity <= 0 OR unit_price <= 0") == 0
+    assert count(con, "SELECT count(*) FROM orders WHERE user_id IS NULL") == 0
+    assert count(con, "SELECT count(*) FROM order_items "
+                      "WHERE product_id IN ('POST', 'DOT', 'M', 'D', 'BANK CHARGES')") == 0
+    assert count(con, "SELECT count(*) FROM events e ANTI JOIN products p USING (product_id)") == 0
+    assert count(con, "SELECT count(*) FROM events WHERE session_id IS NULL "
+                      "OR quantity IS NULL OR price IS NULL OR event_type <> 'purchase'") == 0
+    mismatched = count(con, """
+        SELECT count(*) FROM orders o JOIN (
+            SELECT order_id, sum(quantity * unit_price) AS s FROM order_items GROUP BY 1
+        ) i USING (order_id) WHERE abs(o.total - i.s) > 0.01""")
+    assert mismatched == 0
+
+
+def test_online_retail_products_have_title_category_and_median_price(retail):
+    con, _ = retail
+    title, category, price, description = con.execute(
+        "SELECT title, category, price, description FROM products WHERE product_id = '85123A'"
+    ).fetchone()
+    assert title == "WHITE HANGING HEART T-LIGHT HOLDER"
+    assert category == "lighting"
+    assert 2.0 < price < 3.5
+    assert description.startswith("White hanging heart t-light holder.")
+    assert count(con, "SELECT count(*) FROM products WHERE category IS NULL OR title IS NULL") == 0
