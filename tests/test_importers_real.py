@@ -6,6 +6,7 @@ Skipped when ../shared/datasets is not beside the repository.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -103,3 +104,41 @@ def test_online_retail_products_have_title_category_and_median_price(retail):
     assert 2.0 < price < 3.5
     assert description.startswith("White hanging heart t-light holder.")
     assert count(con, "SELECT count(*) FROM products WHERE category IS NULL OR title IS NULL") == 0
+
+
+# --- Hillstrom -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hillstrom(tmp_path_factory):
+    con, report = _import("hillstrom", tmp_path_factory)
+    yield con, report
+    con.close()
+
+
+def test_hillstrom_arms_and_outcome_means_match_source_md(hillstrom):
+    con, report = hillstrom
+    assert report.raw == {"customers": 64_000, "arm_no_email": 21_306,
+                          "arm_mens_email": 21_307, "arm_womens_email": 21_387}
+    assert count(con, "SELECT count(*) FROM users") == 64_000
+    means = {arm: (round(v, 4), round(c, 5), round(s, 4)) for arm, v, c, s in con.execute(
+        "SELECT arm, avg(visit::INT), avg(conversion::INT), avg(spend) "
+        "FROM campaign_assignments GROUP BY arm").fetchall()}
+    assert means == {"mens_email": (0.1828, 0.01253, 1.4226),
+                     "womens_email": (0.1514, 0.00884, 1.0772),
+                     "no_email": (0.1062, 0.00573, 0.6528)}
+
+
+def test_hillstrom_campaign_is_randomised_with_control_first_and_covariates(hillstrom):
+    con, _ = hillstrom
+    channel, randomized, arms = con.execute(
+        "SELECT channel, randomized, arms FROM campaigns").fetchone()
+    assert (channel, randomized, json.loads(arms)) == (
+        "email", True, ["no_email", "mens_email", "womens_email"])
+    first = con.execute("SELECT user_id, arm, treated, covariates FROM campaign_assignments "
+                        "WHERE user_id = 'h00001'").fetchone()
+    assert first[:3] == ("h00001", "womens_email", True)
+    assert json.loads(first[3]) == {
+        "recency": 10, "history_segment": "2) $100 - $200", "history": 142.44, "mens": 1,
+        "womens": 0, "zip_code": "Surburban", "newbie": 0, "channel": "Phone"}
+    assert count(con, "SELECT count(*) FROM campaign_assignments "
+                      "WHERE treated <> (arm <> 'no_email')") == 0
