@@ -15,6 +15,8 @@ import pytest
 
 from knowledge.cli import import_source
 from knowledge.importers import ImportReport
+from knowledge.importers.base import read_json
+from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from knowledge.settings import Settings
 
 pytestmark = pytest.mark.realdata
@@ -142,3 +144,61 @@ def test_hillstrom_campaign_is_randomised_with_control_first_and_covariates(hill
         "womens": 0, "zip_code": "Surburban", "newbie": 0, "channel": "Phone"}
     assert count(con, "SELECT count(*) FROM campaign_assignments "
                       "WHERE treated <> (arm <> 'no_email')") == 0
+
+
+# --- tau-bench retail ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tau(tmp_path_factory):
+    con, report = _import("tau_bench_retail", tmp_path_factory)
+    yield con, report
+    con.close()
+
+
+def _tau_json(name: str) -> dict:
+    return read_json(SHARED_DATA / "tau_bench_retail" / name)
+
+
+def test_tau_counts_match_source_md(tau):
+    con, report = tau
+    assert report.raw == {
+        "users": 500, "orders": 1_000, "products": 50, "variants": 591, "rules": 7,
+        "orders_pending": 423, "orders_processed": 102, "orders_delivered": 373,
+        "orders_cancelled": 102}
+    assert {t: count(con, f"SELECT count(*) FROM {t}") for t in (
+        "users", "orders", "products", "product_variants")} == {
+        "users": 500, "orders": 1_000, "products": 50, "product_variants": 591}
+
+
+def test_tau_every_user_round_trips(tau):
+    con, _ = tau
+    users = _tau_json("users.json")
+    assert all(get_user_record(con, uid) == record for uid, record in users.items())
+
+
+def test_tau_every_order_round_trips(tau):
+    con, _ = tau
+    orders = _tau_json("orders.json.gz")
+    assert all(get_order_record(con, oid) == record for oid, record in orders.items())
+
+
+def test_tau_every_product_round_trips(tau):
+    con, _ = tau
+    products = _tau_json("products.json")
+    assert all(get_product_record(con, pid) == record for pid, record in products.items())
+
+
+def test_tau_unknown_ids_give_none(tau):
+    con, _ = tau
+    assert get_user_record(con, "nobody_0000") is None
+    assert get_order_record(con, "#W0000000") is None
+    assert get_product_record(con, "0") is None
+
+
+def test_tau_policy_and_rules_are_documents(tau):
+    con, _ = tau
+    docs = dict(con.execute("SELECT doc_id, text FROM documents "
+                            "WHERE source = 'tau-bench retail policy'").fetchall())
+    assert set(docs) == {"tau/policy", "tau/rules"}
+    assert docs["tau/policy"] == (SHARED_DATA / "tau_bench_retail" / "policy_wiki.md").read_text()
+    assert docs["tau/rules"].count("\n- ") == 6

@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 
 class DataFileError(ValueError):
@@ -82,6 +82,19 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFileError(path, f"not valid JSON ({err})") from err
+
+
+def validate(path: Path, shape: Any, data: Any) -> Any:
+    """Check parsed JSON against a type (e.g. ``dict[str, User]``); errors name file and place."""
+    try:
+        return TypeAdapter(shape).validate_python(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"at {'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}"
+            for e in err.errors()[:3]
+        )
+        more = f" (and {err.error_count() - 3} more)" if err.error_count() > 3 else ""
+        raise DataFileError(path, f"unexpected content {problems}{more}") from err
 
 
 def _first_bad(path: Path, column: str, raw: pd.Series, bad: pd.Series, expected: str) -> None:
