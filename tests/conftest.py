@@ -54,3 +54,18 @@ def small_shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     import_source(shop, "synthetic", into=shop.warehouse)
     return shop
+
+
+@pytest.fixture(scope="session")
+def tau_shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The tau-bench retail warehouse, imported once per session. Tests must not change it
+    (use a transaction they roll back, or copy the file first)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/datasets is not beside the repository")
+    from knowledge.cli import import_source
+
+    root = tmp_path_factory.mktemp("tau_shop")
+    shop = Settings(data_dir=SHARED_DATA, shop="tau_bench_retail", warehouse_dir=root / "data",
+                    artifacts_dir=root / "artifacts")
+    import_source(shop, "tau_bench_retail", into=shop.warehouse)
+    return shop
