@@ -7,7 +7,7 @@ Skipped when ../shared/datasets is not beside the repository.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -202,3 +202,45 @@ def test_tau_policy_and_rules_are_documents(tau):
     assert set(docs) == {"tau/policy", "tau/rules"}
     assert docs["tau/policy"] == (SHARED_DATA / "tau_bench_retail" / "policy_wiki.md").read_text()
     assert docs["tau/rules"].count("\n- ") == 6
+
+
+# --- Taobao ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def taobao(tmp_path_factory):
+    con, report = _import("taobao", tmp_path_factory)
+    yield con, report
+    con.close()
+
+
+def test_taobao_counts_match_source_md(taobao):
+    con, report = taobao
+    assert report.raw == {
+        "events": 84_287, "users": 814, "items": 55_233, "categories": 2_911,
+        "events_pv": 75_693, "events_cart": 4_494, "events_fav": 2_351, "events_buy": 1_749}
+    assert report.dropped == {"timestamp outside 2017-11-25..2017-12-03 UTC (dropped)": 1_390}
+    assert count(con, "SELECT count(*) FROM events") == 84_287 - 1_390
+    assert count(con, "SELECT count(*) FROM users") == 814
+    assert count(con, "SELECT count(*) FROM products") == 55_233
+    assert con.execute("SELECT min(ts) >= '2017-11-25', max(ts) < '2017-12-04' FROM events"
+                       ).fetchone() == (True, True)
+
+
+def test_taobao_event_types_and_titles(taobao):
+    con, _ = taobao
+    assert {r[0] for r in con.execute("SELECT DISTINCT event_type FROM events").fetchall()} == {
+        "view", "cart", "fav", "purchase"}
+    assert con.execute("SELECT title, category, price FROM products WHERE product_id = '2268318'"
+                       ).fetchone() == ("item 2268318 (category 2520377)", "2520377", None)
+    assert count(con, "SELECT count(*) FROM events e ANTI JOIN products p USING (product_id)") == 0
+
+
+def test_taobao_sessions_split_at_30_minute_gaps(taobao):
+    con, _ = taobao
+    # Inside a session no gap exceeds 30 minutes; between a user's sessions every gap does.
+    gaps = con.execute("""
+        SELECT max(gap) FILTER (WHERE same), min(gap) FILTER (WHERE NOT same) FROM (
+            SELECT ts - lag(ts) OVER w AS gap, session_id = lag(session_id) OVER w AS same
+            FROM events WINDOW w AS (PARTITION BY user_id ORDER BY ts, session_id))
+        WHERE gap IS NOT NULL""").fetchone()
+    assert gaps[0] <= timedelta(minutes=30) < gaps[1]
