@@ -19,6 +19,7 @@ from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
 from knowledge.cli import index_app
 from knowledge.settings import Settings, SettingsError, load_settings, parse_overrides
+from tools.segment_cli import segment_app
 
 app = typer.Typer(
     help="shopmind: an open assistant for online shops.",
@@ -32,6 +33,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("up")(up_command)
+app.add_typer(segment_app, name="segment")
 
 
 @app.callback()

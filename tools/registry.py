@@ -23,7 +23,7 @@ from knowledge.settings import Settings
 Role = Literal["operator", "customer"]
 
 # Modules that register tools when imported. A family adds itself here once it exists.
-TOOL_MODULES: list[str] = ["tools.customer_service"]
+TOOL_MODULES: list[str] = ["tools.segments", "tools.customer_service"]
 
 
 class ToolError(Exception):

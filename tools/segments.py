@@ -1,0 +1,190 @@
+"""`query_segment`: answer questions about groups of users from structured filters.
+
+The model fills ``filters`` (see ``knowledge.segment_sql.SegmentFilters``) and may pick a
+``group_by`` from a whitelist; the tool compiles them to parameterised SELECTs over in-memory
+per-user facts of the warehouse and returns numbers, a sample, a grouped table, a chart and
+the SQL that ran. ``resolve_segment`` turns a saved segment name or a filter object into user
+ids for other tools (``suggest_intervention``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from knowledge.segment_sql import (
+    GroupBy,
+    SegmentFilters,
+    compile_where,
+    group_query,
+    sample_query,
+    summary_query,
+)
+from knowledge.segments import SegmentEngine, SegmentError, engine_for, load_segment
+from knowledge.settings import Settings
+from knowledge.warehouse import WarehouseMissingError
+from tools.registry import ToolContext, ToolError, tool
+
+PROPENSITY_EVENT, PROPENSITY_HORIZON_DAYS = "purchase", 30
+NO_MODEL = ("no purchase-propensity scores are available ({reason}); train the behaviour model "
+            "with `shopmind train behavior`, or drop the purchase_probability filters")
+
+
+class QuerySegmentArgs(BaseModel):
+    question: str = Field(..., min_length=1, max_length=2000,
+                          description="The operator's question, in their words.")
+    filters: SegmentFilters | None = Field(
+        None, description="Who is in the segment; omitted keys do not filter. All keys optional.")
+    group_by: GroupBy | None = Field(
+        None, description="Break the segment down by this dimension (default: spend bands).")
+    limit: int = Field(10, ge=1, le=100, description="How many example users to return.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is empty; pass the operator's question")
+        return value
+
+
+def _propensity(settings: Settings, engine: SegmentEngine) -> str | None:
+    """Load purchase probabilities into the engine; returns None, or why they are missing."""
+    key = (engine.version, str(settings.artifacts_dir), PROPENSITY_HORIZON_DAYS)
+    if engine.propensity_key == key:
+        return None
+    try:
+        from tools.behavior import population_scores
+    except ImportError:
+        return "the behaviour tools are not installed"
+    try:
+        scores = population_scores(settings, PROPENSITY_EVENT, PROPENSITY_HORIZON_DAYS)
+    except (ToolError, FileNotFoundError, ValueError) as err:
+        return str(err)
+    engine.set_propensity(key, scores)
+    return None
+
+
+def _engine(settings: Settings) -> SegmentEngine:
+    try:
+        return engine_for(settings.warehouse)
+    except WarehouseMissingError as err:
+        raise ToolError(str(err)) from err
+
+
+def _clean(value: Any) -> Any:
+    """JSON-friendly scalars: NaN -> None, numpy -> Python, floats rounded for reading."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value
+
+
+def _records(frame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def render_chart(rows: list[dict[str, Any]], group_by: str, path: Path) -> None:
+    """Bar chart of users per group, written as PNG (matplotlib loaded only here)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    labels = [str(r["group"]) for r in rows]
+    ax.bar(labels, [r["users"] for r in rows], color="#4C72B0")
+    ax.set_xlabel(group_by.replace("_", " "))
+    ax.set_ylabel("users")
+    ax.tick_params(axis="x", labelrotation=45 if len(labels) > 6 else 0, labelsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = True) -> dict:
+    """The whole answer for one segment question; raises ToolError for fixable problems."""
+    engine = _engine(settings)
+    filters = args.filters or SegmentFilters()
+    group_by = args.group_by or "spend"
+    try:
+        filters = engine.normalise(filters)
+    except SegmentError as err:
+        raise ToolError(str(err)) from err
+    missing = _propensity(settings, engine)
+    if missing and (filters.needs_propensity() or group_by == "purchase_probability"):
+        raise ToolError(NO_MODEL.format(reason=missing))
+    has_scores = missing is None
+    base = compile_where(filters, has_scores)
+    queries = {"summary": summary_query(base, has_scores),
+               "sample": sample_query(base, has_scores, args.limit),
+               "groups": group_query(base, group_by, has_scores)}
+    summary, sample, groups = (_records(engine.run(q)) for q in queries.values())
+    stats = summary[0]
+    count = stats.pop("users")
+    result = {
+        "question": args.question,
+        "filters": filters.given(),
+        "as_of": engine.now.isoformat(sep=" ") if engine.now else None,
+        "count": count,
+        "share_of_users": round(count / engine.users, 4) if engine.users else None,
+        "summary": stats,
+        "sample": sample,
+        "groups": {"by": group_by, "rows": groups},
+        "chart": {"kind": "bar", "title": f"users by {group_by.replace('_', ' ')}",
+                  "x": [r["group"] for r in groups], "y": [r["users"] for r in groups], "png": None},
+        "sql": {name: q.show() for name, q in queries.items()},
+        "notes": [] if has_scores else [NO_MODEL.format(reason=missing)],
+    }
+    if chart and groups:
+        key = json.dumps([engine.version, result["filters"], group_by], default=str)
+        png = settings.artifacts_dir / "charts" / f"segment-{hashlib.sha1(key.encode()).hexdigest()[:16]}.png"
+        if not png.is_file():
+            render_chart(groups, group_by, png)
+        result["chart"]["png"] = str(png)
+    return result
+
+
+@tool(
+    "query_segment",
+    "Answer a question about a group of customers (how many, how much they spend, how recently "
+    "they bought, how likely they are to buy) from structured filters. Returns count, summary "
+    "statistics, example users, a grouped table, a chart and the read-only SQL that ran.",
+    QuerySegmentArgs,
+    roles={"operator"},
+)
+def query_segment(ctx: ToolContext, args: QuerySegmentArgs) -> dict:
+    return run_segment_query(ctx.settings, args)
+
+
+def parse_segment(settings: Settings, segment: str | dict | SegmentFilters) -> SegmentFilters:
+    """A saved segment name, a filter object, or a filter object as a JSON string -> filters."""
+    if isinstance(segment, SegmentFilters):
+        return segment
+    try:
+        if isinstance(segment, dict) or segment.strip().startswith("{"):
+            return SegmentFilters.model_validate(segment)
+        return load_segment(settings.warehouse, segment)
+    except ValueError as err:  # pydantic's ValidationError and SegmentError are ValueErrors
+        raise ToolError(f"segment {segment!r}: {err}") from err
+
+
+def resolve_segment(settings: Settings, segment: str | dict | SegmentFilters) -> list[str]:
+    """User ids in a segment (sorted), for tools that act on a segment."""
+    filters = parse_segment(settings, segment)
+    engine = _engine(settings)
+    missing = _propensity(settings, engine)
+    if missing and filters.needs_propensity():
+        raise ToolError(NO_MODEL.format(reason=missing))
+    try:
+        return engine.members(filters, missing is None)
+    except SegmentError as err:
+        raise ToolError(str(err)) from err
