@@ -1,0 +1,133 @@
+"""The importers' cleaning and mapping rules, on tiny hand-written files (no shared data)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from knowledge.importers import hillstrom, online_retail, taobao
+from knowledge.importers.online_retail import category_of
+from knowledge.importers.taobao import sessionize
+from knowledge.warehouse import create_schema
+
+RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+RETAIL_LINES = [
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+    "536365,POST,POSTAGE,1,2010-12-01 08:26:00,18.00,17850,United Kingdom",
+    "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,,United Kingdom",
+    "536367,22634,CHILDS BREAKFAST SET,-3,2010-12-01 08:34:00,9.95,17850,United Kingdom",
+    "536368,85123a,WHITE HANGING HEART T-LIGHT HOLDER,1,2010-12-01 09:00:00,0.00,17851,France",
+    "536369,85123a,WHITE HANGING HEART T-LIGHT HOLDER,2,2010-12-01 09:01:00,2.95,17851,France",
+    "C536379,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,2010-12-01 09:41:00,2.55,17850,United Kingdom",
+]
+
+
+def write_gz(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    create_schema(connection)
+    yield connection
+    connection.close()
+
+
+def rows(con, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def test_online_retail_drops_guests_fees_bad_prices_and_keeps_cancellations(tmp_path, con, settings):
+    write_gz(tmp_path / online_retail.FILE, "\n".join([RETAIL_HEADER, *RETAIL_LINES]) + "\n")
+    report = online_retail.run(con, tmp_path, settings)
+    assert report.dropped == {
+        "no CustomerID: guest line (dropped)": 1,
+        "non-product stock code: postage, fees, adjustments, vouchers (dropped)": 1,
+        "unit price zero or negative (dropped)": 1,
+        "quantity zero or negative outside a cancellation invoice (dropped)": 1,
+        "lower-case stock code upper-cased (kept)": 1,
+        "cancellation invoice line (kept as a cancelled order, no purchase event)": 1,
+    }
+    assert rows(con, "SELECT order_id, user_id, status, country, total FROM orders ORDER BY 1") == [
+        ("536365", "17850", "completed", "United Kingdom", 15.3),
+        ("536369", "17851", "completed", "France", 5.9),
+        ("C536379", "17850", "cancelled", "United Kingdom", 5.1),
+    ]
+    assert rows(con, "SELECT order_id, product_id, quantity FROM order_items ORDER BY 1") == [
+        ("536365", "85123A", 6), ("536369", "85123A", 2), ("C536379", "85123A", 2)]
+    assert rows(con, "SELECT user_id, session_id, event_type, quantity, price, category "
+                     "FROM events ORDER BY ts") == [
+        ("17850", "536365", "purchase", 6, 2.55, "lighting"),
+        ("17851", "536369", "purchase", 2, 2.95, "lighting"),
+    ]
+    assert rows(con, "SELECT * FROM users ORDER BY 1") == [
+        ("17850", None, None, None, "United Kingdom", None, None, None, None, None, None),
+        ("17851", None, None, None, "France", None, None, None, None, None, None),
+    ]
+    assert rows(con, "SELECT product_id, title, price FROM products") == [
+        ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 2.55)]
+
+
+@pytest.mark.parametrize("description, category", [
+    ("WHITE HANGING HEART T-LIGHT HOLDER", "lighting"),
+    ("JUMBO BAG RED RETROSPOT", "bags"),
+    ("SET OF 3 CAKE TINS PANTRY DESIGN", "kitchen & dining"),
+    ("PAPER CHAIN KIT 50'S CHRISTMAS", "christmas"),
+    ("ASSORTED COLOUR BIRD ORNAMENT", "garden & outdoor"),
+    ("SMALL CHINESE STYLE SCISSOR", "other"),
+])
+def test_online_retail_category_heuristic(description, category):
+    assert category_of(description) == category
+
+
+def test_sessions_split_after_thirty_quiet_minutes():
+    events = pd.DataFrame({
+        "user_id": ["a", "a", "b", "a", "a"],
+        "ts": pd.to_datetime(["2017-11-25 10:00", "2017-11-25 10:30", "2017-11-25 10:05",
+                              "2017-11-25 11:01", "2017-11-25 10:20"]),
+    })
+    assert sessionize(events).tolist() == ["a-1", "a-1", "b-1", "a-2", "a-1"]
+
+
+def test_taobao_maps_behaviours_and_drops_out_of_window_events(tmp_path, con, settings):
+    write_gz(tmp_path / taobao.FILE, "\n".join([
+        "user_id,item_id,category_id,behavior_type,timestamp",
+        "1,10,100,pv,1511544070", "1,10,100,cart,1511544100", "1,11,101,buy,1511544200",
+        "2,12,102,fav,1505117799",  # 2017-09-11: outside the documented window
+        "3,12,102,pv,1512316763",  # 2017-12-03 23:59:23 in China, the last event of the data
+    ]) + "\n")
+    report = taobao.run(con, tmp_path, settings)
+    assert report.dropped == {
+        "timestamp outside 2017-11-25..2017-12-03 China time (dropped)": 1}
+    assert rows(con, "SELECT user_id, product_id, event_type, session_id FROM events ORDER BY ts"
+                ) == [("1", "10", "view", "1-1"), ("1", "10", "cart", "1-1"),
+                      ("1", "11", "purchase", "1-1"), ("3", "12", "view", "3-1")]
+    assert rows(con, "SELECT min(ts)::VARCHAR FROM events") == [("2017-11-25 01:21:10",)]
+    assert rows(con, "SELECT count(*) FROM users") == [(3,)]
+    assert rows(con, "SELECT count(*) FROM products") == [(3,)]
+
+
+def test_hillstrom_names_users_and_maps_arms(tmp_path, con, settings):
+    write_gz(tmp_path / hillstrom.FILE, "\n".join([
+        "recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,"
+        "conversion,spend",
+        "10,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
+        "6,3) $200 - $350,329.08,1,1,Rural,1,Web,No E-Mail,1,1,29.99",
+    ]))
+    hillstrom.run(con, tmp_path, settings)
+    assert rows(con, "SELECT user_id, arm, treated, visit, conversion, spend "
+                     "FROM campaign_assignments ORDER BY 1") == [
+        ("h00001", "womens_email", True, False, False, 0.0),
+        ("h00002", "no_email", False, True, True, 29.99)]
+    covariates = json.loads(rows(con, "SELECT covariates FROM campaign_assignments "
+                                      "WHERE user_id = 'h00002'")[0][0])
+    assert covariates["history"] == 329.08 and covariates["zip_code"] == "Rural"
