@@ -1,0 +1,112 @@
+"""The catalogue: products with composed titles and descriptions, prices, variants, popularity."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from knowledge.synthetic.common import unique_numbers
+from knowledge.synthetic.words import CATEGORIES
+
+ZIPF_EXPONENT = 1.1  # popularity of the product ranked r is proportional to r ** -ZIPF_EXPONENT
+MAX_VARIANTS = 5
+
+
+@dataclass
+class Catalogue:
+    products: pd.DataFrame  # products table
+    variants: pd.DataFrame  # product_variants table, sorted by product, available ones first
+    category: np.ndarray  # category index per product
+    popularity: np.ndarray  # relative popularity per product (Zipf over a random ranking)
+    available_start: np.ndarray  # first row in `variants` of each product
+    available_count: np.ndarray  # number of available variants of each product
+    categories: list[str]
+
+    @property
+    def season(self) -> np.ndarray:
+        """categories x 12 monthly interest multipliers."""
+        return np.array([CATEGORIES[c]["season"] for c in self.categories])
+
+
+def _title(rng: np.random.Generator, spec: dict, taken: set[str]) -> tuple[str, str, str, str]:
+    for attempt in itertools.count():
+        adjective, material, noun = (str(rng.choice(spec[k])) for k in ("adjectives", "materials", "nouns"))
+        title = f"{adjective} {material} {noun}"
+        if attempt > 20:  # a very large catalogue: number the series
+            title = f"{title} No. {attempt - 19}"
+        if title not in taken:
+            taken.add(title)
+            return title, adjective, material, noun
+
+
+def _description(rng: np.random.Generator, spec: dict, adjective: str, material: str, noun: str,
+                 n_variants: int, option_names: list[str]) -> str:
+    feature = rng.choice(spec["features"])
+    second = rng.choice([f for f in spec["features"] if f != feature])
+    options = " and ".join(option_names)
+    return (f"A {adjective.lower()} {noun.lower()} in {material.lower()} that {feature}. "
+            f"It also {second}. Available in {n_variants} option{'s' * (n_variants > 1)} "
+            f"of {options}.")
+
+
+def _variant_options(rng: np.random.Generator, spec: dict, k: int) -> list[dict[str, str]]:
+    names = list(spec["options"])
+    combos = list(itertools.product(*(spec["options"][n] for n in names)))
+    chosen = rng.choice(len(combos), size=min(k, len(combos)), replace=False)
+    return [dict(zip(names, combos[i])) for i in chosen]
+
+
+def _variant_price(base: float, options: dict[str, str], spec: dict, rng: np.random.Generator) -> float:
+    """Bigger sizes cost a little more; every variant gets a small jitter."""
+    factor = 1.0
+    for name in ("size", "capacity"):
+        if name in options:
+            values = spec["options"][name]
+            factor *= 1 + 0.06 * values.index(options[name])
+    return round(base * factor * (1 + rng.normal(0, 0.02)), 2)
+
+
+def make_catalogue(n_products: int, rng: np.random.Generator) -> Catalogue:
+    names = list(CATEGORIES)
+    shares = rng.dirichlet(np.full(len(names), 12.0))
+    category = rng.choice(len(names), size=n_products, p=shares)
+    product_ids = unique_numbers(rng, n_products, 10).astype(str)
+    n_variants = 1 + rng.binomial(MAX_VARIANTS - 1, 0.55, size=n_products)
+    item_ids = iter(unique_numbers(rng, int(n_variants.sum()), 10).astype(str))
+
+    products, variants, taken = [], [], set()
+    for p in range(n_products):
+        spec = CATEGORIES[names[category[p]]]
+        title, adjective, material, noun = _title(rng, spec, taken)
+        median, sigma = spec["price"]
+        price = max(2.99, float(np.round(median * rng.lognormal(0, sigma))) - 0.01)
+        options = _variant_options(rng, spec, int(n_variants[p]))
+        available = rng.random(len(options)) < 0.9
+        available[rng.integers(len(options))] = True  # every product can be bought
+        for opts, ok in sorted(zip(options, available), key=lambda pair: not pair[1]):
+            variants.append({"item_id": next(item_ids), "product_id": product_ids[p],
+                             "options": json.dumps(opts), "available": bool(ok),
+                             "price": _variant_price(price, opts, spec, rng)})
+        products.append({
+            "product_id": product_ids[p], "title": title, "category": names[category[p]],
+            "description": _description(rng, spec, adjective, material, noun, len(options),
+                                        list(spec["options"])),
+            "price": round(price, 2),
+        })
+    variant_frame = pd.DataFrame(variants)
+    counts = variant_frame.groupby("product_id", sort=False).size().to_numpy()
+    available_count = variant_frame.groupby("product_id", sort=False)["available"].sum().to_numpy()
+    ranks = rng.permutation(n_products) + 1
+    return Catalogue(
+        products=pd.DataFrame(products),
+        variants=variant_frame,
+        category=category,
+        popularity=ranks.astype(float) ** -ZIPF_EXPONENT,
+        available_start=np.concatenate([[0], np.cumsum(counts)[:-1]]),
+        available_count=available_count.astype(int),
+        categories=names,
+    )
