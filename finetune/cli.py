@@ -7,3 +7,11 @@ import typer
 
 train_app = typer.Typer(help="Train the models the tools use.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate trained models.", no_args_is_help=True)
+
+from finetune.behavior.train import train_behavior_command  # noqa: E402
+
+train_app.command("behavior")(train_behavior_command)
+
+from finetune.recommend.cli import train_recommend_command  # noqa: E402
+
+train_app.command("recommend")(train_recommend_command)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from knowledge import warehouse
@@ -34,3 +34,24 @@ def build_tiny_warehouse(path: Path, events: list[tuple] = EVENTS) -> Path:
         con.executemany("INSERT INTO products VALUES (?, ?, NULL, ?, ?)", PRODUCTS)
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
     return path
+
+
+def random_shop_events(n_users: int = 150, days: int = 200, seed: int = 0) -> list[tuple]:
+    """Users with a personal, slowly changing purchase rate: past activity predicts the future,
+    so a model that reads history must beat chance."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1)
+    events = []
+    for u in range(n_users):
+        rate = rng.gamma(0.6, 0.05)  # purchases per day
+        for day in range(days):
+            if rng.random() < min(rate, 0.9):
+                p = PRODUCTS[rng.integers(len(PRODUCTS))]
+                ts = start + timedelta(days=day, hours=int(rng.integers(8, 20)))
+                events.append((f"u{u}", p[0], p[2], "view", ts, f"s{u}-{day}", None, None))
+                events.append((f"u{u}", p[0], p[2], "purchase", ts + timedelta(minutes=5),
+                               f"o{u}-{day}", int(rng.integers(1, 4)), p[3]))
+            rate *= 0.995 if rng.random() < 0.5 else 1.0
+    return events

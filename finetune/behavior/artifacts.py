@@ -1,0 +1,70 @@
+"""Versioned behaviour models: artifacts_dir/behavior/<shop>/<task>/<model>-<timestamp>/.
+
+Each version folder holds the model files and a meta.json (`ModelMeta`). The tool serves the
+newest tabular version of a task (they explain their scores); encoder versions are kept for
+the benchmark and for blending.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from knowledge.settings import Settings
+
+SERVABLE = {"rfm", "logreg", "lightgbm"}
+
+
+class ModelMeta(BaseModel):
+    model: str
+    version: str
+    shop: str
+    task: str
+    event: str
+    horizon_days: int
+    cutoffs: dict[str, list[str]] = Field(description="train / val / test cutoffs (YYYY-MM-DD)")
+    data_end: str = Field(description="last event in the warehouse it was trained from")
+    categories: list[str] = Field(default_factory=list)
+    metrics: dict[str, dict] = Field(default_factory=dict, description="per split: val, test")
+    train_seconds: float
+    rows: dict[str, int] = Field(default_factory=dict)
+    params: dict = Field(default_factory=dict)
+    created_at: str
+
+
+def task_dir(settings: Settings, shop: str, task: str) -> Path:
+    return settings.artifacts_dir / "behavior" / shop / task
+
+
+def new_version_dir(settings: Settings, shop: str, task: str, model: str) -> tuple[str, Path]:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    version = f"{model}-{stamp}"
+    folder = task_dir(settings, shop, task) / version
+    folder.mkdir(parents=True)
+    return version, folder
+
+
+def write_meta(folder: Path, meta: ModelMeta) -> None:
+    (folder / "meta.json").write_text(meta.model_dump_json(indent=2))
+
+
+def list_versions(settings: Settings, shop: str, task: str) -> list[tuple[Path, ModelMeta]]:
+    """Every complete version of a task (meta.json present), oldest first."""
+    root = task_dir(settings, shop, task)
+    found = []
+    for meta_file in root.glob("*/meta.json") if root.is_dir() else []:
+        found.append((meta_file.parent, ModelMeta.model_validate(json.loads(meta_file.read_text()))))
+    return sorted(found, key=lambda item: item[1].created_at)
+
+
+def latest_servable(settings: Settings, shop: str, task: str) -> tuple[Path, ModelMeta] | None:
+    servable = [v for v in list_versions(settings, shop, task) if v[1].model in SERVABLE]
+    return servable[-1] if servable else None
+
+
+def trained_tasks(settings: Settings, shop: str) -> list[str]:
+    root = settings.artifacts_dir / "behavior" / shop
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
