@@ -52,7 +52,9 @@ def _make_faiss(index_type: IndexType, vectors: np.ndarray, params: dict) -> fai
         index.hnsw.efConstruction = params.setdefault("ef_construction", 80)
         index.hnsw.efSearch = params.setdefault("ef_search", 64)
     elif index_type == "ivf":
-        nlist = params.setdefault("nlist", max(1, min(4096, int(4 * np.sqrt(len(vectors))))))
+        # ~sqrt(n) lists, each with the >= 39 training points faiss asks for
+        nlist = params.setdefault("nlist", max(1, min(4096, int(np.sqrt(len(vectors))),
+                                                      len(vectors) // 39)))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = vectors

@@ -1,0 +1,134 @@
+"""Train every recommendation component on a shop's warehouse, tune the hybrid's weights on the
+last `valid_days` of history, refit on everything and save to artifacts/recommend/<shop>/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+from rich.console import Console
+
+from finetune.recommend.als import ALS
+from finetune.recommend.base import Scorer
+from finetune.recommend.data import DAY, load_events, train_data
+from finetune.recommend.evaluate import PROTOCOLS, evaluate, temporal_split
+from finetune.recommend.hybrid import Hybrid
+from finetune.recommend.itemknn import ItemKNN
+from finetune.recommend.popularity import Popularity
+from finetune.recommend.repeat import Repeat
+from finetune.recommend.sasrec import SASRec
+from finetune.recommend.text import Encoder, TextSimilarity
+from knowledge import warehouse
+from knowledge.product_index import build_product_index, data_version, recommend_dir
+from knowledge.settings import Settings
+
+COMPONENTS: dict[str, type] = {
+    "popularity": Popularity, "repeat": Repeat, "itemknn": ItemKNN, "als": ALS,
+    "text": TextSimilarity, "sasrec": SASRec,
+}
+console = Console()
+
+
+class RecommendMeta(BaseModel):
+    shop: str
+    data_version: str
+    created_at: str
+    trained_until: str
+    items: int
+    users: int
+    events: int
+    valid_days: float
+    components: list[str]
+    weights: dict[str, dict[str, float]]  # protocol -> component -> weight
+    validation: dict[str, dict[str, float]]  # protocol -> hybrid metrics on the validation window
+
+
+def make_components(half_life_days: float, sasrec_seconds: float, encoder: Encoder | None,
+                    seed: int) -> list[Scorer]:
+    """One of each model; the text model only when the shop has product titles."""
+    models: list[Scorer] = [
+        Popularity(half_life_days), Repeat(half_life_days), ItemKNN(half_life_days=half_life_days),
+        ALS(seed=seed), SASRec(max_seconds=sasrec_seconds, seed=seed),
+    ]
+    if encoder is not None:
+        models.insert(4, TextSimilarity(half_life_days, encoder))
+    return models
+
+
+def lookup_encoder(texts: list[str], vectors: np.ndarray) -> Encoder:
+    """An encoder that returns already computed product vectors (no second MiniLM pass)."""
+    row = {text: i for i, text in enumerate(texts)}
+    dim = vectors.shape[1]
+    return lambda batch: np.stack([vectors[row[t]] if t in row else np.zeros(dim, np.float32)
+                                   for t in batch])
+
+
+def train_recommender(settings: Settings, valid_days: float | None = None,
+                      sasrec_seconds: float = 180.0) -> RecommendMeta:
+    con = warehouse.connect(settings.warehouse)
+    try:
+        events = load_events(con)
+        version = data_version(con)
+    finally:
+        con.close()
+    if events.empty:
+        raise ValueError(f"{settings.warehouse} has no events to learn recommendations from")
+    index, texts = build_product_index(settings)
+    text_of = dict(zip(index.ids, texts))
+    has_text = any(t.strip() for t in texts)
+    encoder = lookup_encoder(texts, index.index.reconstruct_n(0, index.meta.count)) \
+        if has_text and index.meta.index_type == "flat" else None
+    span_days = (events["ts"].max() - events["ts"].min()) / DAY
+    valid_days = valid_days or max(1.0, round(span_days / 12))
+    half_life = max(1.0, span_days / 8)
+    end = float(events["ts"].max())
+
+    console.print(f"validation: last {valid_days:g} days; tuning hybrid weights")
+    split = temporal_split(events, end - valid_days * DAY, texts=text_of)
+    hybrid = Hybrid([m.fit(split.train) for m in
+                     make_components(half_life, sasrec_seconds, encoder, settings.seed)])
+    weights, validation = {}, {}
+    for protocol in PROTOCOLS:
+        if not split.eval[protocol].histories:
+            weights[protocol] = dict(hybrid.weights)
+            continue
+        weights[protocol] = hybrid.tune(split.eval[protocol], protocol)
+        validation[protocol] = evaluate(hybrid.score, split.eval[protocol], protocol,
+                                        split.train.n_items)
+
+    console.print("refitting every component on the full history")
+    full = train_data(events, texts=None)
+    full.texts = [text_of.get(item, "") for item in full.items]
+    models = make_components(half_life, sasrec_seconds, encoder, settings.seed)
+    folder = recommend_dir(settings)
+    staging = folder.with_name(folder.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    for model in models:
+        model.fit(full)
+        model.save(staging / model.name)
+    (staging / "items.json").write_text(json.dumps(full.items))
+    meta = RecommendMeta(
+        shop=settings.shop, data_version=version,
+        created_at=datetime.now(timezone.utc).isoformat(),
+        trained_until=datetime.fromtimestamp(end, timezone.utc).isoformat(),
+        items=full.n_items, users=len(full.histories), events=len(events),
+        valid_days=valid_days, components=[m.name for m in models], weights=weights,
+        validation=validation,
+    )
+    (staging / "meta.json").write_text(meta.model_dump_json(indent=2))
+    # swap in (meta.json last, so a reader never sees new meta with old models), keeping the
+    # text index built above
+    for child in sorted(staging.iterdir(), key=lambda path: path.name == "meta.json"):
+        target = folder / child.name
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        child.rename(target)
+    staging.rmdir()
+    return meta
+
+
+def load_components(folder: Path, names: list[str]) -> dict[str, Scorer]:
+    return {name: COMPONENTS[name].load(folder / name) for name in names}
