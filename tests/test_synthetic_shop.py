@@ -93,6 +93,15 @@ def test_records_reference_each_other(shop):
         assert one(shop, sql) == 0, what
 
 
+def test_nothing_happens_before_sign_up_or_after_the_end(shop, small_shop):
+    assert one(shop, """SELECT count(*) FROM events e JOIN users u USING (user_id)
+        WHERE e.ts < u.signup_at""") == 0
+    assert one(shop, "SELECT count(*) FROM orders o JOIN users u USING (user_id) WHERE o.ordered_at < u.signup_at") == 0
+    end = pd.Timestamp(small_shop.synthetic_end) + pd.Timedelta(days=1)
+    assert one(shop, "SELECT max(ts) FROM events") < end
+    assert one(shop, "SELECT max(ordered_at) FROM orders") < end
+
+
 def test_totals_payments_and_shipments_agree_with_lines(shop):
     assert one(shop, """SELECT count(*) FROM orders o JOIN (SELECT order_id, sum(quantity * unit_price) s
         FROM order_items GROUP BY 1) l USING (order_id) WHERE abs(o.total - l.s) > 0.005""") == 0

@@ -103,3 +103,12 @@ def make_customers(n_users: int, timeline: Timeline, rng: np.random.Generator) -
     users = pd.concat([users, _addresses(rng, n_users)], axis=1)
     users["signup_at"] = timeline.at(signup_day, seconds)
     return Customers(users, _payment_methods(rng, user_ids), signup_day)
+
+
+def signed_up_before_first_visit(users: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Move a sign-up that falls after the customer's first event (same day, later hour) to
+    a few minutes before it."""
+    first = events.groupby("user_id")["ts"].min().reindex(users["user_id"]).to_numpy()
+    earlier = first - np.timedelta64(5, "m")
+    signup = users["signup_at"].to_numpy()
+    return users.assign(signup_at=np.where(earlier < signup, earlier, signup))

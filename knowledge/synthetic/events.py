@@ -39,7 +39,9 @@ def clock(activity: Activity, timeline: Timeline, rng: np.random.Generator) -> C
         last_cart = pd.Series(cart).groupby(row).max()
         last[last_cart.index.to_numpy()] = last_cart.to_numpy()
     checkout = last + ((60 + rng.exponential(90.0, len(sessions))) * to_us).astype("timedelta64[us]")
-    return Clock(view, click, fav, cart, checkout)
+    # a session late on the last evening ends with the history, not after it
+    latest = np.datetime64(timeline.end, "us") - np.timedelta64(1, "s")
+    return Clock(*(np.minimum(t, latest) for t in (view, click, fav, cart, checkout)))
 
 
 def events_table(activity: Activity, catalogue: Catalogue, users: pd.DataFrame, lines: pd.DataFrame,

@@ -12,7 +12,7 @@ from knowledge.settings import Settings, SettingsError
 from knowledge.synthetic import behaviour, campaign
 from knowledge.synthetic.catalogue import make_catalogue
 from knowledge.synthetic.common import rng_for
-from knowledge.synthetic.customers import make_customers
+from knowledge.synthetic.customers import make_customers, signed_up_before_first_visit
 from knowledge.synthetic.events import clock, events_table
 from knowledge.synthetic.orders import make_orders, purchase_lines
 from knowledge.synthetic.timeline import Timeline
@@ -73,8 +73,9 @@ def generate(settings: Settings) -> Shop:
     orders = make_orders(activity, catalogue, customers.users, customers.payment_methods, lines,
                          times.checkout, np.datetime64(timeline.end, "us"), rng_for(seed, "orders"))
     assignments = campaign.outcomes(test, activity, orders, customers.users, timeline)
+    events = events_table(activity, catalogue, customers.users, lines, times)
     tables = {
-        "users": customers.users,
+        "users": signed_up_before_first_visit(customers.users, events),
         "products": catalogue.products,
         "product_variants": catalogue.variants,
         "payment_methods": customers.payment_methods,
@@ -82,7 +83,7 @@ def generate(settings: Settings) -> Shop:
         "order_items": orders.order_items,
         "payments": orders.payments,
         "fulfillments": orders.fulfillments,
-        "events": events_table(activity, catalogue, customers.users, lines, times),
+        "events": events,
         "campaigns": test.campaigns,
         "campaign_assignments": assignments,
     }
