@@ -37,8 +37,22 @@ def _build_warehouse(settings: Settings) -> str:
     return f"{path}: " + ", ".join(f"{t} {n:,}" for t, n in report.rows.items())
 
 
+def _knowledge_done(settings: Settings) -> bool:
+    from knowledge.docs import index_is_current
+
+    return index_is_current(settings)
+
+
+def _build_knowledge(settings: Settings) -> str:
+    from knowledge.docs import build_knowledge_index, index_dir
+
+    passages = build_knowledge_index(settings)
+    return f"{len(passages)} policy/FAQ passages in {index_dir(settings)}"
+
+
 STAGES: list[Stage] = [
     Stage("warehouse", _warehouse_done, _build_warehouse),
+    Stage("knowledge index", _knowledge_done, _build_knowledge),
 ]
 
 

@@ -76,3 +76,8 @@ def stats_command(
         table.add_row(row["table"], f"{row['rows']:,}", str(row["first"] or ""), str(row["last"] or ""))
     console.print(table)
     con.close()
+
+
+from knowledge.docs import index_knowledge_command  # noqa: E402
+
+index_app.command("knowledge")(index_knowledge_command)

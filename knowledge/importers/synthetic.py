@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from knowledge.docs import load_default_policy
 from knowledge.importers.base import ImportReport, replace_table
 from knowledge.settings import Settings
 from knowledge.synthetic.shop import generate
@@ -19,4 +20,5 @@ from knowledge.synthetic.shop import generate
 def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) -> ImportReport:
     shop = generate(settings)
     rows = {name: replace_table(con, name, frame) for name, frame in shop.tables.items()}
+    rows["documents"] = load_default_policy(con)  # the default shop policy (knowledge/policies)
     return ImportReport(source="synthetic", rows=rows, notes=shop.notes)
