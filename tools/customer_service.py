@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
-from tools.registry import ToolContext, ToolError, tool
+from tools.registry import ToolContext, ToolError, ToolSpec, tool
 
 CUSTOMER = {"customer"}
 EVERYONE = {"customer", "operator"}
@@ -78,6 +78,20 @@ def _session(ctx: ToolContext, write: bool = False) -> Iterator[duckdb.DuckDBPyC
             con.execute("ROLLBACK")
             raise
         finally:
+            con.close()
+
+
+def preview(ctx: ToolContext, spec: ToolSpec, arguments: dict) -> dict:
+    """Run a write tool in a transaction that is rolled back: every check (scope, status,
+    items, balances) runs and the would-be result comes back, but nothing changes."""
+    with _write_lock:
+        con = _connect_with_retry(ctx, write=True)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            dry = ToolContext(ctx.settings, ctx.role, ctx.customer_id, {**ctx.extras, "con": con})
+            return spec.invoke(dry, arguments)
+        finally:
+            con.execute("ROLLBACK")
             con.close()
 
 

@@ -1,0 +1,235 @@
+"""The agent: a LangChain ``create_agent`` loop over any chat model, made safe by code.
+
+The model proposes tool calls; this module decides what runs:
+- only the role's tools are offered, and every call is checked again (``roles.check_call``);
+- a customer conversation is bound to the customer that ``find_user_id_*`` found, in the store;
+- a write action proposed by the model never runs. The agent records it as pending, describes
+  it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
+  runs exactly that action (anything else drops it);
+- at most ``max_tool_steps`` tool calls per turn; tool errors go back to the model as tool
+  messages (status "error"), never as crashes.
+Every turn streams events (tokens, tool calls, tool results) and is written to the store as it
+happens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any, Literal
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import ToolCallLimitMiddleware
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
+from langchain_core.tools import StructuredTool, ToolException
+from pydantic import BaseModel
+
+from assistant.roles import check_call, role_tools
+from assistant.store import Store, StoredMessage, Thread
+from knowledge.settings import Settings
+from tools.customer_service import preview
+from tools.registry import ToolContext, ToolError, ToolSpec, get_tool
+
+MAX_TOOL_RESULT_CHARS = 6000
+YES = re.compile(r"^\s*(yes|y|yes please|yes,? (please|go ahead|do it|proceed|confirm(ed)?)|"
+                 r"confirm(ed)?|i confirm|go ahead|proceed)\s*[.!]*\s*$", re.IGNORECASE)
+
+
+class AgentEvent(BaseModel):
+    """One streamed event of a turn."""
+
+    type: Literal["token", "tool_call", "tool_result", "confirm", "final"]
+    text: str = ""
+    name: str | None = None
+    args: dict | None = None
+    call_id: str | None = None
+    result: Any = None
+    error: bool = False
+
+
+def is_explicit_yes(text: str) -> bool:
+    return bool(YES.match(text))
+
+
+def describe_action(name: str, args: dict) -> str:
+    details = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, list) else v}"
+                        for k, v in args.items())
+    return f"{name.replace('_', ' ')} ({details})"
+
+
+def system_prompt(role: str) -> str:
+    return resources.files("assistant").joinpath(f"prompts/{role}.md").read_text()
+
+
+def to_langchain(messages: list[StoredMessage]) -> list[BaseMessage]:
+    out: list[BaseMessage] = []
+    for m in messages:
+        if m.role == "user":
+            out.append(HumanMessage(m.content))
+        elif m.role == "assistant":
+            calls = [{"name": c["name"], "args": c["args"], "id": c["id"]}
+                     for c in m.tool_calls or []]
+            out.append(AIMessage(m.content, tool_calls=calls))
+        else:
+            out.append(ToolMessage(m.content, tool_call_id=m.tool_call_id or "", name=m.name,
+                                   status="error" if m.status == "error" else "success"))
+    return out
+
+
+class _Turn:
+    """What one turn learns: the write action the model proposed (to be confirmed)."""
+
+    def __init__(self) -> None:
+        self.pending: dict | None = None
+
+
+class Agent:
+    def __init__(self, settings: Settings, model: BaseChatModel, store: Store,
+                 max_tool_steps: int = 6):
+        self.settings = settings
+        self.model = model
+        self.store = store
+        self.max_tool_steps = max_tool_steps
+
+    # -- tools ------------------------------------------------------------------------------
+    def _context(self, thread: Thread) -> ToolContext:
+        return ToolContext(self.settings, role=thread.role, customer_id=thread.customer_id)
+
+    def _execute(self, thread: Thread, spec: ToolSpec, args: dict) -> dict:
+        """Run one allowed call; binds the conversation when a look-up signs the customer in."""
+        ctx = self._context(thread)
+        check_call(thread.role, spec, args)
+        result = spec.invoke(ctx, args)
+        if ctx.customer_id != thread.customer_id:
+            self.store.bind_customer(thread.thread_id, ctx.customer_id)
+            thread.customer_id = ctx.customer_id
+        self.store.audit(thread.thread_id, "tool_call", {"name": spec.name, "args": args})
+        return result
+
+    def _guarded(self, thread: Thread, turn: _Turn, spec: ToolSpec, args: dict) -> str:
+        try:
+            if spec.writes:
+                check_call(thread.role, spec, args)
+                preview(self._context(thread), spec, args)  # every check runs, nothing changes
+                turn.pending = {"name": spec.name, "args": args}
+                self.store.audit(thread.thread_id, "confirm_asked", turn.pending)
+                return ("Not done yet: this action needs the customer's explicit confirmation. "
+                        "The shop now shows them the details and asks them to answer yes.")
+            result = self._execute(thread, spec, args)
+        except ToolError as err:
+            self.store.audit(thread.thread_id, "tool_refused", {"name": spec.name, "args": args,
+                                                                 "error": str(err)})
+            raise ToolException(f"Error: {err}") from err
+        text = json.dumps(result, default=str)
+        if len(text) > MAX_TOOL_RESULT_CHARS:
+            text = text[:MAX_TOOL_RESULT_CHARS] + " ... (truncated)"
+        return text
+
+    def _langchain_tools(self, thread: Thread, turn: _Turn) -> list[StructuredTool]:
+        def make(spec: ToolSpec) -> StructuredTool:
+            def run(**kwargs: Any) -> str:
+                return self._guarded(thread, turn, spec, kwargs)
+
+            return StructuredTool.from_function(
+                func=run, name=spec.name, description=spec.description,
+                args_schema=spec.openai_schema()["function"]["parameters"],
+                handle_tool_error=True)
+
+        return [make(spec) for spec in role_tools(thread.role)]
+
+    # -- confirmation -------------------------------------------------------------------------
+    def _run_confirmed(self, thread: Thread) -> Iterator[AgentEvent]:
+        """The customer said yes to the pending action: run exactly that action."""
+        pending = thread.pending
+        self.store.set_pending(thread.thread_id, None)
+        thread.pending = None
+        call_id = f"confirmed_{uuid.uuid4().hex[:12]}"
+        self.store.audit(thread.thread_id, "confirmed", pending)
+        yield AgentEvent(type="tool_call", name=pending["name"], args=pending["args"],
+                         call_id=call_id)
+        try:
+            result = self._execute(thread, get_tool(pending["name"]), pending["args"])
+            content, error = json.dumps(result, default=str), False
+        except ToolError as err:
+            result, content, error = str(err), f"Error: {err}", True
+        self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
+            {"id": call_id, "name": pending["name"], "args": pending["args"]}])
+        self.store.add_message(thread.thread_id, "tool", content, tool_call_id=call_id,
+                               name=pending["name"], status="error" if error else "ok")
+        yield AgentEvent(type="tool_result", name=pending["name"], call_id=call_id,
+                         result=result, error=error)
+
+    # -- one turn -----------------------------------------------------------------------------
+    def stream(self, thread_id: str, text: str) -> Iterator[AgentEvent]:
+        thread = self.store.thread(thread_id)
+        self.store.add_message(thread_id, "user", text)
+        if thread.pending:
+            if is_explicit_yes(text):
+                yield from self._run_confirmed(thread)
+            else:
+                self.store.audit(thread_id, "declined", thread.pending)
+                self.store.set_pending(thread_id, None)
+                thread.pending = None
+        turn = _Turn()
+        agent = create_agent(
+            self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
+            middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
+                                                exit_behavior="end")])
+        history = to_langchain(self.store.messages(thread_id))
+        answer = ""
+        for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):
+            if mode == "messages":
+                message, meta = chunk
+                if isinstance(message, AIMessageChunk) and message.content and meta.get(
+                        "langgraph_node") == "model":
+                    yield AgentEvent(type="token", text=str(message.content))
+                continue
+            for update in chunk.values():
+                for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                    answer = yield from self._record(thread_id, message, answer)
+        if turn.pending:
+            thread.pending = turn.pending
+            self.store.set_pending(thread_id, turn.pending)
+            ask = (f"Please confirm: {describe_action(**turn.pending)}. "
+                   "Reply 'yes' to proceed, or tell me what to change.")
+            self.store.add_message(thread_id, "assistant", ask)
+            yield AgentEvent(type="confirm", text=ask, name=turn.pending["name"],
+                             args=turn.pending["args"])
+            answer = f"{answer}\n\n{ask}".strip()
+        yield AgentEvent(type="final", text=answer)
+
+    def _record(self, thread_id: str, message: BaseMessage, answer: str):
+        """Store a finished message and turn it into events; returns the answer so far."""
+        if isinstance(message, AIMessage):
+            calls = [{"id": c["id"], "name": c["name"], "args": c["args"]}
+                     for c in message.tool_calls]
+            self.store.add_message(thread_id, "assistant", str(message.content),
+                                   tool_calls=calls or None)
+            for c in calls:
+                yield AgentEvent(type="tool_call", name=c["name"], args=c["args"], call_id=c["id"])
+            return str(message.content) if message.content else answer
+        if isinstance(message, ToolMessage):
+            error = message.status == "error"
+            self.store.add_message(thread_id, "tool", str(message.content),
+                                   tool_call_id=message.tool_call_id, name=message.name,
+                                   status="error" if error else "ok")
+            try:
+                result = json.loads(message.content)
+            except (TypeError, ValueError):
+                result = message.content
+            yield AgentEvent(type="tool_result", name=message.name, call_id=message.tool_call_id,
+                             result=result, error=error)
+        return answer
+
+    def chat(self, thread_id: str, text: str) -> list[AgentEvent]:
+        return list(self.stream(thread_id, text))
