@@ -32,25 +32,25 @@ class Catalogue:
         return np.array([CATEGORIES[c]["season"] for c in self.categories])
 
 
-def _title(rng: np.random.Generator, spec: dict, taken: set[str]) -> tuple[str, str, str, str]:
+PRICED_OPTIONS = ("size", "capacity", "length", "weight", "pieces", "thickness")  # later = dearer
+
+
+def _title(rng: np.random.Generator, adjectives: list[str], spec: dict, taken: set[str]) -> str:
     for attempt in itertools.count():
-        adjective, material, noun = (str(rng.choice(spec[k])) for k in ("adjectives", "materials", "nouns"))
-        title = f"{adjective} {material} {noun}"
+        title = " ".join(str(rng.choice(words)) for words in (adjectives, spec["materials"], spec["nouns"]))
         if attempt > 20:  # a very large catalogue: number the series
             title = f"{title} No. {attempt - 19}"
         if title not in taken:
             taken.add(title)
-            return title, adjective, material, noun
+            return title
 
 
-def _description(rng: np.random.Generator, spec: dict, adjective: str, material: str, noun: str,
-                 n_variants: int, option_names: list[str]) -> str:
-    feature = rng.choice(spec["features"])
-    second = rng.choice([f for f in spec["features"] if f != feature])
-    options = " and ".join(option_names)
-    return (f"A {adjective.lower()} {noun.lower()} in {material.lower()} that {feature}. "
-            f"It also {second}. Available in {n_variants} option{'s' * (n_variants > 1)} "
-            f"of {options}.")
+def _description(rng: np.random.Generator, title: str, spec: dict, n_variants: int) -> str:
+    first, second = rng.choice(spec["features"], size=2, replace=False)
+    options = " and ".join(spec["options"])
+    choice = f"Choose from {n_variants} variants by {options}." if n_variants > 1 else (
+        f"One {options} only.")
+    return f"The {title} {first} and {second}. {choice}"
 
 
 def _variant_options(rng: np.random.Generator, spec: dict, k: int) -> list[dict[str, str]]:
@@ -63,10 +63,9 @@ def _variant_options(rng: np.random.Generator, spec: dict, k: int) -> list[dict[
 def _variant_price(base: float, options: dict[str, str], spec: dict, rng: np.random.Generator) -> float:
     """Bigger sizes cost a little more; every variant gets a small jitter."""
     factor = 1.0
-    for name in ("size", "capacity"):
+    for name in PRICED_OPTIONS:
         if name in options:
-            values = spec["options"][name]
-            factor *= 1 + 0.06 * values.index(options[name])
+            factor *= 1 + 0.08 * spec["options"][name].index(options[name])
     return round(base * factor * (1 + rng.normal(0, 0.02)), 2)
 
 
@@ -80,9 +79,11 @@ def make_catalogue(n_products: int, rng: np.random.Generator) -> Catalogue:
 
     products, variants, taken = [], [], set()
     for p in range(n_products):
-        spec = CATEGORIES[names[category[p]]]
-        title, adjective, material, noun = _title(rng, spec, taken)
-        median, sigma = spec["price"]
+        kind = CATEGORIES[names[category[p]]]
+        spec = kind["lines"][rng.integers(len(kind["lines"]))]
+        title = _title(rng, spec["adjectives"] or kind["adjectives"], spec, taken)
+        median, sigma = kind["price"]
+        median = spec["price"] or median
         price = max(2.99, float(np.round(median * rng.lognormal(0, sigma))) - 0.01)
         options = _variant_options(rng, spec, int(n_variants[p]))
         available = rng.random(len(options)) < 0.9
@@ -93,8 +94,7 @@ def make_catalogue(n_products: int, rng: np.random.Generator) -> Catalogue:
                              "price": _variant_price(price, opts, spec, rng)})
         products.append({
             "product_id": product_ids[p], "title": title, "category": names[category[p]],
-            "description": _description(rng, spec, adjective, material, noun, len(options),
-                                        list(spec["options"])),
+            "description": _description(rng, title, spec, len(options)),
             "price": round(price, 2),
         })
     variant_frame = pd.DataFrame(variants)
