@@ -118,8 +118,8 @@ def test_taobao_maps_behaviours_and_drops_out_of_window_events(tmp_path, con, se
 
 def test_hillstrom_names_users_and_maps_arms(tmp_path, con, settings):
     write_gz(tmp_path / hillstrom.FILE, "\n".join([
-        "recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,"
-        "conversion,spend",
+        ("recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,"
+         "conversion,spend"),
         "10,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
         "6,3) $200 - $350,329.08,1,1,Rural,1,Web,No E-Mail,1,1,29.99",
     ]))

@@ -100,22 +100,24 @@ def validate(path: Path, shape: Any, data: Any) -> Any:
 def _first_bad(path: Path, column: str, raw: pd.Series, bad: pd.Series, expected: str) -> None:
     if bad.any():
         row = bad.idxmax()
+        value = "empty" if pd.isna(raw[row]) else repr(raw[row])
         raise DataFileError(
             path,
-            f"column {column} has {int(bad.sum()):,} value(s) that are not {expected}; "
-            f"the first is {raw[row]!r} on line {row + 2} (line 1 is the header)",
+            f"column {column} has {int(bad.sum()):,} value(s) that are empty or not {expected}; "
+            f"the first is {value} on line {row + 2} (line 1 is the header)",
         )
 
 
 def numbers(path: Path, frame: pd.DataFrame, column: str, integer: bool = False) -> pd.Series:
-    """A column as numbers; a value that is not one is an error naming file, column and line."""
+    """A required numeric column. Pass it unparsed (or let pandas parse it: then this costs
+    nothing); an empty value or one that is not a number is an error naming the line."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
+    bad = values.isna()
     if integer:
-        bad |= values.notna() & (values != values.round())
+        bad |= values != values.round()
     _first_bad(path, column, raw, bad, "integers" if integer else "numbers")
-    return values.astype("Int64") if integer else values.astype(float)
+    return values.astype("int64") if integer else values.astype(float)
 
 
 def timestamps(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:

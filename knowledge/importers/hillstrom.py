@@ -28,7 +28,8 @@ OUTCOMES = ["visit", "conversion", "spend"]
 
 def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) -> ImportReport:
     path = Path(source_dir) / FILE
-    raw = read_csv(path, [*COVARIATES, "segment", *OUTCOMES], dtype=str,
+    text = ["history_segment", "zip_code", "channel", "segment"]
+    raw = read_csv(path, [*COVARIATES, "segment", *OUTCOMES], dtype=dict.fromkeys(text, str),
                    keep_default_na=False, na_values=[""])
     unknown = sorted(set(raw["segment"]) - set(ARMS))
     if unknown:
@@ -47,7 +48,8 @@ def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) ->
         "visit": numbers(path, raw, "visit", integer=True).astype(bool),
         "conversion": numbers(path, raw, "conversion", integer=True).astype(bool),
         "spend": numbers(path, raw, "spend"),
-        "covariates": [json.dumps(r) for r in covariates[COVARIATES].to_dict("records")],
+        "covariates": covariates[COVARIATES].to_json(
+            orient="records", lines=True, double_precision=15).splitlines(),
     })
     campaign = pd.DataFrame([{
         "campaign_id": CAMPAIGN_ID,

@@ -30,29 +30,45 @@ COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "
 NON_PRODUCT_CODES = {"POST", "DOT", "C2", "M", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK"}
 GIFT_VOUCHER_PREFIX = "GIFT_"  # gift_0001_10 ... gift_0001_50
 
-# Coarse category by keyword in the description: a heuristic, the first matching row wins.
-CATEGORY_KEYWORDS: list[tuple[str, str]] = [
-    ("christmas", r"CHRISTMAS|XMAS|ADVENT|SANTA|REINDEER|SNOWFLAKE|NATIVITY"),
-    ("party", r"PARTY|BUNTING|BALLOON|CONFETTI|BIRTHDAY|CAKE CASES|NAPKINS"),
-    ("bags", r"BAG|SHOPPER|PURSE|TOTE|RUCKSACK|BACKPACK"),
-    ("lighting", r"T-LIGHT|TLIGHT|LIGHT|LANTERN|CANDLE|LAMP|LED"),
-    ("kitchen & dining", r"MUG|CUP|PLATE|BOWL|TEA|COFFEE|CAKE|BAKING|JAR|LUNCH|CUTLERY|SPOON|"
-                         r"TRAY|COASTER|APRON|JUG|BOTTLE|GLASS|PLACEMAT|RECIPE|KITCHEN|EGG|"
-                         r"NAPKIN|TUMBLER|STRAW|BEAKER"),
-    ("stationery & paper", r"CARD|WRAP|PAPER|NOTEBOOK|PENCIL|PEN|STICKER|ENVELOPE|CALENDAR|"
-                           r"JOURNAL|TAPE|CHALK|NOTE|BOOK|ERASER|RUBBER|STAMP|TISSUE"),
-    ("toys & games", r"TOY|GAME|DOLL|JIGSAW|PUZZLE|SPACEBOY|SOLDIER|SKITTLES|DOMINOES|"
-                     r"PLAYHOUSE|TEDDY|CRAYON|COLOURING|KIT"),
-    ("garden & outdoor", r"GARDEN|PLANT|WATERING|BIRD|FLOWER POT|HERB|PARASOL|UMBRELLA|"
-                         r"PICNIC|SEED"),
-    ("jewellery & accessories", r"NECKLACE|EARRINGS|BRACELET|RING|HAIR|CLIP|BROOCH|GLOVES|"
-                                r"SCARF|KEYRING|CHARM|BEAD|DIAMANTE|SLIPPER|HAT"),
-    ("bath & textiles", r"TOWEL|HOT WATER|BATH|SOAP|BLANKET|CUSHION|THROW|QUILT|FLANNEL"),
-    ("storage", r"BOX|TIN|BASKET|STORAGE|DRAWER|CASE|CRATE|HOOK|RACK|SHELF"),
-    ("home decor", r"FRAME|CLOCK|SIGN|HEART|HANGING|DOORSTOP|MIRROR|VASE|DECORATION|ORNAMENT|"
-                   r"WREATH|HOLDER|GARLAND|DOORMAT|WALL|PLAQUE|CHIME|FLOWER"),
+# Coarse category by keyword in the description: a heuristic, the first category with a
+# matching word (plural S / ES allowed) wins.
+CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "christmas": ("CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "NATIVITY"),
+    "party": ("PARTY", "BUNTING", "BALLOON", "CONFETTI", "BIRTHDAY", "CAKE CASES", "NAPKINS"),
+    "bags": ("BAG", "HANDBAG", "WASHBAG", "SHOPPER", "PURSE", "TOTE", "RUCKSACK", "BACKPACK",
+             "LUGGAGE"),
+    "jewellery & accessories": (
+        "NECKLACE", "EARRINGS", "BRACELET", "RING", "HAIR", "CLIP", "BROOCH", "GLOVES", "SCARF",
+        "KEYRING", "CHARM", "BEAD", "DIAMANTE", "SLIPPER", "HAT"),
+    "lighting": ("T-LIGHT", "TLIGHT", "LIGHT", "LANTERN", "CANDLE", "LAMP", "LED"),
+    "kitchen & dining": (
+        "MUG", "CUP", "PLATE", "BOWL", "TEA", "COFFEE", "CAKE", "BAKING", "JAR", "LUNCH",
+        "CUTLERY", "SPOON", "TRAY", "COASTER", "APRON", "JUG", "BOTTLE", "GLASS", "PLACEMAT",
+        "RECIPE", "KITCHEN", "EGG", "NAPKIN", "TUMBLER", "STRAW", "BEAKER"),
+    "stationery & paper": (
+        "CARD", "WRAP", "PAPER", "NOTEBOOK", "PENCIL", "PEN", "STICKER", "ENVELOPE", "CALENDAR",
+        "JOURNAL", "TAPE", "CHALK", "NOTE", "BOOK", "ERASER", "RUBBER", "STAMP", "TISSUE", "RIBBON",
+        "REEL", "GIFT TAG"),
+    "toys & games": (
+        "TOY", "GAME", "DOLL", "JIGSAW", "PUZZLE", "SPACEBOY", "SOLDIER", "SKITTLES", "DOMINOES",
+        "PLAYHOUSE", "TEDDY", "CRAYON", "COLOURING", "KIT"),
+    "garden & outdoor": (
+        "GARDEN", "PLANT", "WATERING", "BIRD", "FLOWER POT", "HERB", "PARASOL", "UMBRELLA",
+        "PICNIC", "SEED"),
+    "bath & textiles": (
+        "TOWEL", "HOT WATER", "BATH", "SOAP", "BLANKET", "CUSHION", "THROW", "QUILT", "FLANNEL",
+        "CURTAIN", "EMBROIDERED"),
+    "storage": ("BOX", "TIN", "BASKET", "STORAGE", "DRAWER", "CASE", "CRATE", "HOOK", "RACK",
+                "SHELF", "CABINET", "BIN", "HANGER"),
+    "home decor": (
+        "FRAME", "CLOCK", "SIGN", "HEART", "HANGING", "DOORSTOP", "MIRROR", "VASE", "DECORATION",
+        "ORNAMENT", "WREATH", "HOLDER", "GARLAND", "DOORMAT", "WALL", "PLAQUE", "CHIME", "FLOWER",
+        "MAGNET", "INCENSE", "TILE", "DOOR", "PHOTO", "BOARD", "LETTERS", "NUMBER"),
+}
+_CATEGORY_PATTERNS = [
+    (name, re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})(?:S|ES)?\b"))
+    for name, words in CATEGORY_KEYWORDS.items()
 ]
-_CATEGORY_PATTERNS = [(name, re.compile(rf"\b(?:{words})S?\b")) for name, words in CATEGORY_KEYWORDS]
 
 
 def category_of(description: str) -> str:
@@ -69,7 +85,9 @@ def _mode(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
 
 
 def _read_lines(path: Path) -> pd.DataFrame:
-    raw = read_csv(path, COLUMNS, dtype=str, keep_default_na=False, na_values=[""])
+    text = ["InvoiceNo", "StockCode", "Description", "InvoiceDate", "CustomerID", "Country"]
+    raw = read_csv(path, COLUMNS, dtype=dict.fromkeys(text, str), keep_default_na=False,
+                   na_values=[""])
     return pd.DataFrame({
         "invoice": raw["InvoiceNo"].str.strip(),
         "code": raw["StockCode"].str.strip(),

@@ -31,7 +31,8 @@ SESSION_GAP = pd.Timedelta(minutes=30)
 
 
 def _read_events(path: Path) -> pd.DataFrame:
-    raw = read_csv(path, COLUMNS, dtype=str, keep_default_na=False, na_values=[""])
+    raw = read_csv(path, COLUMNS, dtype={"behavior_type": str}, keep_default_na=False,
+                   na_values=[""])
     unknown = ~raw["behavior_type"].isin(list(EVENT_TYPES))
     if unknown.any():
         row = unknown.idxmax()
