@@ -46,11 +46,12 @@ def number(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def _item(row) -> str:
-    if row.event_type == "purchase":
-        price = f" at {number(row.price)}" if pd.notna(row.price) else ""
-        return f"{number(row.qty)} x {row.title}{price}"
-    return row.title if row.n == 1 else f"{row.title} ({row.n} times)"
+def _items(rows: pd.DataFrame) -> pd.Series:
+    """"12 x red mug at 4.5" for purchases, "red mug (3 times)" for other actions."""
+    times = rows["n"].map(lambda n: "" if n == 1 else f" ({n} times)")
+    price = rows["price"].map(lambda p: f" at {number(p)}" if pd.notna(p) else "")
+    bought = rows["qty"].map(number) + " x " + rows["title"] + price
+    return bought.where(rows["event_type"] == "purchase", rows["title"] + times)
 
 
 def _when(day: int, date) -> str:
@@ -59,11 +60,11 @@ def _when(day: int, date) -> str:
 
 
 def _summary(features: pd.Series) -> str:
-    parts = [f"customer for {number(features['tenure_days'])} days",
+    parts = [f"customer for {int(features['tenure_days'])} days",
              f"{number(features['frequency'])} orders",
              f"spent {number(features['monetary'])} in total"]
     if pd.notna(features["recency_days"]):
-        parts.append(f"last order {number(features['recency_days'])} days ago")
+        parts.append(f"last order {int(features['recency_days'])} days ago")
     return ", ".join(parts) + ". "
 
 
@@ -86,13 +87,14 @@ def history_texts(
         params["users"] = [str(u) for u in users]
         user_filter = "AND e.user_id IN (SELECT unnest($users))"
     rows = con.execute(_SQL.format(user_filter=user_filter), params).df()
-    texts: dict[str, str] = {}
-    for user_id, group in rows.groupby("user_id", sort=False):
-        clauses = []
-        for (day, event_type), items in group.groupby(["day", "event_type"], sort=False):
-            verb = VERBS.get(event_type, event_type)
-            clause = f"{_when(day, items['date'].iloc[0])} {verb}: "
-            clauses.append(clause + "; ".join(_item(r) for r in items.itertuples()) + ".")
-        head = _summary(features.loc[user_id]) if features is not None else ""
-        texts[str(user_id)] = (head + " ".join(clauses))[:max_chars]
-    return pd.Series(texts, name="text", dtype=object).rename_axis("user_id")
+    rows["item"] = _items(rows)
+    clauses = rows.groupby(["user_id", "day", "event_type"], sort=True).agg(
+        date=("date", "first"), items=("item", "; ".join)).reset_index()
+    clauses["text"] = [f"{_when(day, date)} {VERBS.get(kind, kind)}: {items}."
+                       for day, date, kind, items in clauses[["day", "date", "event_type", "items"]]
+                       .itertuples(index=False)]
+    texts = clauses.groupby("user_id", sort=True)["text"].agg(" ".join)
+    if features is not None:
+        heads = pd.Series({u: _summary(features.loc[u]) for u in texts.index}, dtype=object)
+        texts = heads + texts
+    return texts.str.slice(0, max_chars).rename("text").rename_axis("user_id")

@@ -68,7 +68,7 @@ def test_history_text_is_recent_first_with_numbers_and_summary(con):
     features = build_features(con, CUTOFF)
     texts = history_texts(con, CUTOFF, features=features)
     u1 = texts["u1"]
-    assert u1.startswith("customer for 50.62 days, 2 orders, spent 41 in total")
+    assert u1.startswith("customer for 50 days, 2 orders, spent 41 in total, last order 9 days ago. 1 day")
     assert u1.index("viewed: blue lamp") < u1.index("bought: 4 x tea towel at 3")
     assert u1.index("tea towel") < u1.index("2 x red mug at 4.5")
     assert "(2024-01-10)" in u1 and "2024-03" not in u1

@@ -41,13 +41,15 @@ class EncoderConfig(BaseModel):
     max_length: int = Field(256, ge=16, le=512)
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(16, ge=1)
-    lr: float = 3e-5
+    lr: float = 5e-5
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     patience: int = Field(2, ge=1, description="evaluations without a better val AUC before stop")
     eval_every: int | None = Field(None, description="steps between validations; None = per epoch")
     bf16: bool | None = Field(None, description="None = time both on this CPU, use the faster")
     max_train_rows: int | None = Field(None, description="subsample training rows (CPU budget)")
+    max_val_rows: int | None = Field(None, description="subsample validation rows used for early "
+                                     "stopping (CPU budget); reported metrics use every row")
     threads: int | None = None
     seed: int = 0
 
@@ -79,6 +81,12 @@ def _batches(tokens: dict, order: np.ndarray, size: int):
             input_ids[row, :len(x)] = torch.tensor(x)
             mask[row, :len(x)] = 1
         yield idx, input_ids, mask
+
+
+def _subsample(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(rng.choice(n, limit, replace=False))
 
 
 def _autocast(bf16: bool):
@@ -144,16 +152,15 @@ class EncoderModel:
 
     def fit(self, train: Split, val: Split) -> dict:
         rng = np.random.default_rng(self.config.seed)
-        rows = np.arange(len(train))
-        if self.config.max_train_rows and len(rows) > self.config.max_train_rows:
-            rows = np.sort(rng.choice(rows, self.config.max_train_rows, replace=False))
+        rows = _subsample(len(train), self.config.max_train_rows, rng)
+        val_rows = _subsample(len(val), self.config.max_val_rows, rng)
         train_tokens = self.tokenize(train.text.iloc[rows])
-        val_tokens = self.tokenize(val.text)
+        val_tokens = self.tokenize(val.text.iloc[val_rows])
         y = torch.tensor(train.labels[rows], dtype=torch.float32)
         self.choose_precision(train_tokens)
         started = time.perf_counter()
         fit = self._fit_head if self.config.mode == "head" else self._fit_full
-        info = fit(train_tokens, y, val_tokens, val.labels, rng)
+        info = fit(train_tokens, y, val_tokens, val.labels[val_rows], rng)
         lengths = [len(x) for x in train_tokens["input_ids"]]
         return {**info, "bf16": self.bf16, "step_seconds": self.timing,
                 "fit_seconds": time.perf_counter() - started, "train_rows": len(rows),

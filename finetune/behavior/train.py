@@ -121,9 +121,11 @@ def train_behavior_command(
     max_length: int = typer.Option(256, help="Encoder: tokens per history."),
     epochs: int = typer.Option(3, help="Encoder: fine-tuning epochs."),
     batch_size: int = typer.Option(16, help="Encoder: batch size."),
-    lr: float = typer.Option(3e-5, help="Encoder: learning rate of the encoder weights."),
+    lr: float = typer.Option(5e-5, help="Encoder: learning rate of the encoder weights."),
     eval_every: int | None = typer.Option(None, help="Encoder: steps between validations."),
     max_train_rows: int | None = typer.Option(None, help="Encoder: subsample training rows."),
+    max_val_rows: int | None = typer.Option(
+        None, help="Encoder: subsample validation rows for early stopping."),
     bf16: bool | None = typer.Option(None, "--bf16/--no-bf16",
                                      help="Encoder: force bf16 autocast on/off (default: timed)."),
 ) -> None:
@@ -136,7 +138,7 @@ def train_behavior_command(
         raise typer.BadParameter(str(err)) from err
     encoder_options = {"max_length": max_length, "epochs": epochs, "batch_size": batch_size,
                        "lr": lr, "eval_every": eval_every, "max_train_rows": max_train_rows,
-                       "bf16": bf16}
+                       "max_val_rows": max_val_rows, "bf16": bf16}
     try:
         metas = train_behavior(settings, spec, model, shop, encoder_options)
     except TaskDataError as err:
