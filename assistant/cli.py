@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.pipeline import up_command
+from assistant.serve import serve_command
 from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
 from knowledge.cli import index_app
@@ -33,6 +34,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("up")(up_command)
+app.command("serve")(serve_command)
 app.add_typer(segment_app, name="segment")
 
 

@@ -83,7 +83,6 @@ def up_command(
     console.print("[bold]built:[/] " + "; ".join(f"{name} ({summary})" for name, summary in built))
     if build_only:
         return
-    console.print(
-        "[yellow]the assistant and its UI are not part of shopmind yet; "
-        "everything that exists has been built above.[/]"
-    )
+    from assistant.serve import serve
+
+    serve(settings)

@@ -26,6 +26,7 @@ import duckdb
 from pydantic import BaseModel, Field
 
 from knowledge import warehouse
+from knowledge.settings import Settings
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from tools.registry import ToolContext, ToolError, ToolSpec, tool
 
@@ -41,12 +42,12 @@ _write_lock = threading.Lock()  # one read-modify-write at a time in this proces
 
 # --- warehouse access -----------------------------------------------------------------------
 
-def _connect_with_retry(ctx: ToolContext, write: bool) -> duckdb.DuckDBPyConnection:
+def open_warehouse(settings: Settings, write: bool) -> duckdb.DuckDBPyConnection:
     """DuckDB refuses a read-write and a read-only connection to one file in one process at the
     same time; other tools hold short read-only connections, so wait briefly for them."""
     for attempt in range(50):
         try:
-            return warehouse.connect(ctx.settings.warehouse, read_only=not write)
+            return warehouse.connect(settings.warehouse, read_only=not write)
         except duckdb.ConnectionException as err:
             if "different configuration" not in str(err) or attempt == 49:
                 raise ToolError("the shop's database is busy; try again in a moment") from err
@@ -62,14 +63,14 @@ def _session(ctx: ToolContext, write: bool = False) -> Iterator[duckdb.DuckDBPyC
         yield ctx.extras["con"]
         return
     if not write:
-        con = _connect_with_retry(ctx, write=False)
+        con = open_warehouse(ctx.settings, write=False)
         try:
             yield con
         finally:
             con.close()
         return
     with _write_lock:
-        con = _connect_with_retry(ctx, write=True)
+        con = open_warehouse(ctx.settings, write=True)
         try:
             con.execute("BEGIN TRANSACTION")
             yield con
@@ -85,7 +86,7 @@ def preview(ctx: ToolContext, spec: ToolSpec, arguments: dict) -> dict:
     """Run a write tool in a transaction that is rolled back: every check (scope, status,
     items, balances) runs and the would-be result comes back, but nothing changes."""
     with _write_lock:
-        con = _connect_with_retry(ctx, write=True)
+        con = open_warehouse(ctx.settings, write=True)
         try:
             con.execute("BEGIN TRANSACTION")
             dry = ToolContext(ctx.settings, ctx.role, ctx.customer_id, {**ctx.extras, "con": con})

@@ -1,0 +1,64 @@
+"""One FastAPI app: the REST API, the customer widget and demo shop page, the Gradio console."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from slowapi.errors import RateLimitExceeded
+from slowapi.middleware import SlowAPIMiddleware
+
+from assistant.api.routes import limiter, router
+from assistant.api.service import ChatService
+
+
+def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+    return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+
+def _rate_limited(request: Request, err: RateLimitExceeded) -> JSONResponse:
+    return JSONResponse({"detail": f"too many requests ({err.detail}); wait a moment and retry"},
+                        status_code=429)
+
+
+def create_app(service: ChatService, console: bool = True) -> FastAPI:
+    app = FastAPI(title="shopmind", version="0.1.0",
+                  description="Assistant for an online shop: chat (JSON or SSE), threads, "
+                  "behaviour events. Operators: Bearer token; customers: signed session.")
+    app.state.service = service
+    limiter.reset()  # counts start at zero for each app (one app per process)
+    app.state.limiter = limiter
+    app.add_middleware(SlowAPIMiddleware)
+    # the widget runs on the shop's own pages: allow cross-origin calls (no cookies are used)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type", "X-Session", "Authorization"])
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RateLimitExceeded, _rate_limited)
+    app.include_router(router)
+    web = resources.files("ui").joinpath("web")
+    app.mount("/widget", StaticFiles(directory=str(web)), name="widget")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/console/" if console else "/docs")
+
+    @app.get("/demo", include_in_schema=False)
+    def demo() -> RedirectResponse:
+        return RedirectResponse("/widget/demo_shop.html")
+
+    if console:
+        import gradio as gr
+
+        from ui.console import build_console
+
+        app = gr.mount_gradio_app(
+            app, build_console(service), path="/console",
+            auth=lambda user, password: service.is_operator(password),
+            auth_message="Log in with any user name and the operator token as password "
+            "(printed by `shopmind serve`).")
+    return app

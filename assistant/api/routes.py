@@ -1,0 +1,145 @@
+"""Thin FastAPI routers: authenticate, validate, call the service, return JSON or an SSE stream.
+
+Operators send ``Authorization: Bearer <operator token>``; customers get a signed session from
+``POST /v1/sessions`` and send it as ``X-Session``. Requests are rate-limited per client (the
+token or session, else the IP address).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+from sse_starlette.sse import EventSourceResponse
+
+from assistant.api.protocol import (
+    BehaviourEvent,
+    ChatRequest,
+    ChatResponse,
+    EventAccepted,
+    Health,
+    SessionResponse,
+    ThreadResponse,
+)
+from assistant.api.service import AccessError, ChatService
+from assistant.store import Thread
+
+CHAT_LIMIT = "60/minute"
+DEFAULT_LIMIT = "300/minute"
+
+
+def client_key(request: Request) -> str:
+    return (request.headers.get("x-session") or request.headers.get("authorization")
+            or get_remote_address(request))
+
+
+limiter = Limiter(key_func=client_key, default_limits=[DEFAULT_LIMIT])
+router = APIRouter()
+
+
+@dataclass
+class Caller:
+    role: str
+    thread: Thread | None = None  # customers: the thread of their session
+
+
+def service(request: Request) -> ChatService:
+    return request.app.state.service
+
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None,
+           x_session: Annotated[str | None, Header()] = None) -> Caller:
+    svc = service(request)
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not svc.is_operator(token.strip()):
+            raise HTTPException(401, "invalid operator token (send 'Authorization: Bearer "
+                                     "<token>'; the token is printed by `shopmind serve`)")
+        return Caller("operator")
+    if x_session:
+        try:
+            return Caller("customer", svc.customer_thread(x_session))
+        except (AccessError, KeyError) as err:
+            raise HTTPException(401, str(err)) from err
+    raise HTTPException(401, "not authenticated: operators send 'Authorization: Bearer <token>',"
+                             " customers send 'X-Session: <session>' from POST /v1/sessions")
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+def operator(who: Who) -> Caller:
+    if who.role != "operator":
+        raise HTTPException(403, "this endpoint needs the operator token")
+    return who
+
+
+@router.get("/health", response_model=Health, tags=["service"])
+def health(request: Request) -> Health:
+    svc = service(request)
+    return Health(shop=svc.settings.shop, warehouse=svc.settings.warehouse.is_file(),
+                  model=svc.backend_name())
+
+
+@router.post("/v1/sessions", response_model=SessionResponse, tags=["chat"])
+@limiter.limit("20/minute")
+def new_session(request: Request) -> SessionResponse:
+    """Start a customer conversation (the widget calls this); no sign-in yet: the customer
+    authenticates in the chat with their email, or name and zip code."""
+    session, thread = service(request).new_customer_session()
+    return SessionResponse(session=session, thread_id=thread.thread_id)
+
+
+def _thread(request: Request, who: Caller, thread_id: str | None) -> Thread:
+    try:
+        return service(request).thread_for(who.role, thread_id, who.thread)
+    except AccessError as err:
+        raise HTTPException(403, str(err)) from err
+    except KeyError as err:
+        raise HTTPException(404, str(err)) from err
+
+
+@router.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
+@limiter.limit(CHAT_LIMIT)
+def chat(request: Request, body: ChatRequest, who: Who) -> ChatResponse:
+    """One turn of a conversation; the whole answer with its tool calls as JSON."""
+    return service(request).chat(_thread(request, who, body.thread_id), body.message)
+
+
+@router.post("/v1/chat/stream", tags=["chat"])
+@limiter.limit(CHAT_LIMIT)
+def chat_stream(request: Request, body: ChatRequest,
+                who: Who) -> EventSourceResponse:
+    """The same turn as Server-Sent Events: `token`, `tool_call`, `tool_result`, `confirm`,
+    then `final` (data = the event as JSON)."""
+    thread = _thread(request, who, body.thread_id)
+    events = service(request).stream(thread, body.message)
+    return EventSourceResponse(
+        {"event": e.type, "data": json.dumps(e.model_dump(mode="json") | {
+            "thread_id": thread.thread_id})} for e in events)
+
+
+@router.get("/v1/threads/{thread_id}", response_model=ThreadResponse, tags=["chat"])
+def get_thread(request: Request, thread_id: str, who: Who) -> ThreadResponse:
+    """A conversation with every message, tool call and result. Customers: their own only."""
+    svc = service(request)
+    if who.role == "customer" and thread_id != who.thread.thread_id:
+        raise HTTPException(403, "a customer session can only read its own thread")
+    try:
+        return svc.thread_view(svc.store.thread(thread_id))
+    except KeyError as err:
+        raise HTTPException(404, str(err)) from err
+
+
+@router.post("/v1/events", response_model=EventAccepted, tags=["data"])
+def ingest_event(request: Request, event: BehaviourEvent,
+                 who: Annotated[Caller, Depends(operator)]) -> EventAccepted:
+    """Record a behaviour event (view, click, cart, fav, purchase) in the warehouse at once."""
+    try:
+        return service(request).ingest_event(event)
+    except LookupError as err:
+        raise HTTPException(404, str(err)) from err

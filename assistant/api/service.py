@@ -1,0 +1,146 @@
+"""What the API and the console do, without HTTP: sessions, chat turns, threads, event ingestion.
+
+The dialog model is created on the first chat (``assistant.backends.make_chat_model``), so the
+server starts at once and ``/health`` answers while the model loads.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from langchain_core.language_models import BaseChatModel
+
+from assistant.agent import Agent, AgentEvent
+from assistant.api.protocol import BehaviourEvent, ChatResponse, EventAccepted, ThreadResponse
+from assistant.store import Store, Thread
+from knowledge.settings import Settings
+from tools.customer_service import open_warehouse
+
+SESSION_MAX_AGE_S = 24 * 3600
+
+
+class AccessError(PermissionError):
+    """The caller may not do this (HTTP 403)."""
+
+
+class NotFoundError(LookupError):
+    """A thread or product that does not exist (HTTP 404)."""
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    """The warehouse stores naive UTC timestamps."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def store_path(settings: Settings):
+    return settings.warehouse_dir / f"{settings.shop}.conversations.sqlite"
+
+
+def default_model(settings: Settings) -> BaseChatModel:
+    from assistant.backends import make_chat_model
+
+    return make_chat_model(settings)
+
+
+class ChatService:
+    def __init__(self, settings: Settings, model: BaseChatModel | None = None,
+                 store: Store | None = None,
+                 model_factory: Callable[[Settings], BaseChatModel] = default_model):
+        self.settings = settings
+        self.operator_token = settings.operator_token or secrets.token_urlsafe(24)
+        self._signer = URLSafeTimedSerializer(settings.session_secret or secrets.token_hex(32),
+                                              salt="shopmind-customer-session")
+        self.store = store or Store(store_path(settings))
+        self._model, self._model_factory = model, model_factory
+        self._agent: Agent | None = None
+        self._agent_lock = threading.Lock()
+        self._thread_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    @property
+    def agent(self) -> Agent:
+        with self._agent_lock:
+            if self._agent is None:
+                model = self._model or self._model_factory(self.settings)
+                self._agent = Agent(self.settings, model, self.store)
+            return self._agent
+
+    def backend_name(self) -> str:
+        return self.settings.backend_url or f"in-process {self.settings.dialog_model}"
+
+    # -- identities ---------------------------------------------------------------------------
+    def is_operator(self, token: str) -> bool:
+        return secrets.compare_digest(token.encode(), self.operator_token.encode())
+
+    def new_customer_session(self) -> tuple[str, Thread]:
+        thread = self.store.new_thread("customer")
+        return self._signer.dumps({"thread_id": thread.thread_id}), thread
+
+    def customer_thread(self, session: str) -> Thread:
+        try:
+            data = self._signer.loads(session, max_age=SESSION_MAX_AGE_S)
+        except SignatureExpired as err:
+            raise AccessError("the customer session has expired; start a new one with "
+                              "POST /v1/sessions") from err
+        except BadSignature as err:
+            raise AccessError("invalid customer session; start one with POST /v1/sessions") from err
+        return self.store.thread(data["thread_id"])
+
+    # -- conversations ------------------------------------------------------------------------
+    def thread_for(self, role: str, thread_id: str | None, session_thread: Thread | None) -> Thread:
+        """The thread a caller talks in: customers only their session's, operators their own."""
+        if role == "customer":
+            if thread_id and thread_id != session_thread.thread_id:
+                raise AccessError("a customer session can only use its own thread")
+            return session_thread
+        if not thread_id:
+            return self.store.new_thread("operator")
+        thread = self.store.thread(thread_id)
+        if thread.role != "operator":
+            raise AccessError("operators read customer threads with GET /v1/threads/{id}, "
+                              "they cannot talk in them")
+        return thread
+
+    def stream(self, thread: Thread, text: str) -> Iterator[AgentEvent]:
+        """One turn; turns of the same thread never interleave."""
+        with self._thread_locks[thread.thread_id]:
+            yield from self.agent.stream(thread.thread_id, text)
+
+    def chat(self, thread: Thread, text: str) -> ChatResponse:
+        events = list(self.stream(thread, text))
+        confirm = next((e for e in events if e.type == "confirm"), None)
+        return ChatResponse(thread_id=thread.thread_id, answer=events[-1].text, events=events,
+                            awaiting_confirmation={"name": confirm.name, "args": confirm.args}
+                            if confirm else None)
+
+    def thread_view(self, thread: Thread) -> ThreadResponse:
+        thread = self.store.thread(thread.thread_id)
+        return ThreadResponse(thread_id=thread.thread_id, role=thread.role,
+                              customer_id=thread.customer_id, awaiting_confirmation=thread.pending,
+                              messages=self.store.messages(thread.thread_id))
+
+    # -- behaviour events -----------------------------------------------------------------------
+    def ingest_event(self, event: BehaviourEvent) -> EventAccepted:
+        """Append one behaviour event to the warehouse; tools read it on their next call."""
+        con = open_warehouse(self.settings, write=True)
+        try:
+            found = con.execute("SELECT category FROM products WHERE product_id = ?",
+                                [event.product_id]).fetchone()
+            if found is None:
+                raise NotFoundError(f"product {event.product_id!r} is not in the catalogue of "
+                                    f"shop {self.settings.shop!r}")
+            con.execute(
+                "INSERT INTO events (user_id, product_id, category, event_type, ts, session_id, "
+                "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [event.user_id, event.product_id, found[0], event.event_type,
+                 _naive_utc(event.ts or datetime.now(UTC)), event.session_id,
+                 event.quantity, event.price])
+        finally:
+            con.close()
+        self.store.audit(None, "event_ingested", event.model_dump(mode="json"))
+        return EventAccepted(user_id=event.user_id, product_id=event.product_id,
+                             category=found[0])

@@ -1,0 +1,129 @@
+"""Gradio operator console: the assistant with streamed answers and collapsible tool steps,
+charts of tool results, and a user look-up panel. Login is the operator token (see app.py).
+
+Charts: a tool result with ``"chart": {"kind": "bar" | "line", "title", "x": [...], "y": [...]}``
+(query_segment's group table, a propensity-vs-population histogram, an uplift plan's Qini
+curve, ...) is drawn next to the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from assistant.agent import AgentEvent
+from assistant.api.service import ChatService
+from tools.registry import ToolContext, ToolError, get_tool
+
+MAX_SHOWN_CHARS = 3000
+
+
+def _pretty(value: Any) -> str:
+    text = json.dumps(value, indent=2, default=str) if not isinstance(value, str) else value
+    if len(text) > MAX_SHOWN_CHARS:
+        text = text[:MAX_SHOWN_CHARS] + "\n... (truncated)"
+    return f"```json\n{text}\n```"
+
+
+def chart_frame(result: Any) -> tuple[pd.DataFrame, str, str] | None:
+    """(data, kind, title) when a tool result carries chart data, else None."""
+    chart = result.get("chart") if isinstance(result, dict) else None
+    if not isinstance(chart, dict) or not chart.get("x") or len(chart["x"]) != len(
+            chart.get("y") or []):
+        return None
+    kind = "line" if chart.get("kind") == "line" else "bar"
+    xs = chart["x"] if kind == "line" else [str(x) for x in chart["x"]]
+    return pd.DataFrame({"x": xs, "y": chart["y"]}), kind, chart.get("title", "")
+
+
+def render_turn(history: list, events: Iterator[AgentEvent]) -> Iterator[tuple[list, Any, Any]]:
+    """Fold a turn's events into chat messages (one collapsible step per tool call) and the
+    updates of the bar and line charts."""
+    steps: dict[str, gr.ChatMessage] = {}
+    answer = gr.ChatMessage(role="assistant", content="")
+    charts = {"bar": gr.update(), "line": gr.update()}
+    shown = False
+    for event in events:
+        if event.type == "tool_call":
+            steps[event.call_id] = gr.ChatMessage(
+                role="assistant", content=f"arguments\n{_pretty(event.args)}",
+                metadata={"title": f"🛠 {event.name}", "status": "pending", "id": event.call_id})
+            history.append(steps[event.call_id])
+        elif event.type == "tool_result":
+            step = steps.get(event.call_id)
+            if step is not None:
+                label = "error" if event.error else "result"
+                step.content += f"\n{label}\n{_pretty(event.result)}"
+                step.metadata["status"] = "done"
+                if event.error:
+                    step.metadata["title"] += " (refused)"
+            found = chart_frame(event.result)
+            if found:
+                frame, kind, title = found
+                charts = {k: gr.update(visible=False) for k in charts}
+                charts[kind] = gr.update(value=frame, title=title, visible=True)
+        elif event.type in ("token", "final", "confirm"):
+            answer.content = event.text if event.type == "final" else answer.content + event.text
+            if not shown:
+                history.append(answer)
+                shown = True
+        yield history, charts["bar"], charts["line"]
+
+
+def build_console(service: ChatService) -> gr.Blocks:
+    def respond(message: str, history: list, thread_id: str | None):
+        if not message.strip():
+            yield history, gr.update(), gr.update(), thread_id, ""
+            return
+        thread = service.thread_for("operator", thread_id, None)
+        history = history + [gr.ChatMessage(role="user", content=message)]
+        yield history, gr.update(), gr.update(), thread.thread_id, ""
+        for shown, bar, line in render_turn(history, service.stream(thread, message)):
+            yield shown, bar, line, thread.thread_id, ""
+
+    def look_up(user_id: str) -> tuple[str, str]:
+        ctx = ToolContext(service.settings, role="operator")
+        panels = []
+        for name in ("get_user_profile", "get_user_details"):
+            try:
+                panels.append(_pretty(get_tool(name).invoke(ctx, {"user_id": user_id.strip()})))
+            except ToolError as err:
+                panels.append(f"{name}: {err}")
+        return panels[0], panels[1]
+
+    with gr.Blocks(title="shopmind console") as console:
+        gr.Markdown("## shopmind operator console")
+        thread_id = gr.State(None)
+        with gr.Tab("Assistant"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="conversation", height=520, elem_id="chat")
+                    box = gr.Textbox(placeholder="Ask about users, segments, campaigns, orders…",
+                                     show_label=False, elem_id="ask")
+                    with gr.Row():
+                        send = gr.Button("Ask", variant="primary", elem_id="ask-button")
+                        new = gr.Button("New conversation")
+                with gr.Column(scale=2):
+                    bar = gr.BarPlot(x="x", y="y", visible=False, label="chart", height=360)
+                    line = gr.LinePlot(x="x", y="y", visible=False, label="chart", height=360)
+            gr.Examples(["How many customers spent over 500 and have not bought in 90 days?",
+                         "How likely is user u000042 to buy in the next 30 days?",
+                         "Whom should we send a coupon to with a budget of 1000?",
+                         "What is the return policy?"], inputs=box)
+            for trigger in (box.submit, send.click):
+                trigger(respond, [box, chat, thread_id], [chat, bar, line, thread_id, box])
+            new.click(lambda: ([], None, gr.update(visible=False), gr.update(visible=False)),
+                      None, [chat, thread_id, bar, line])
+        with gr.Tab("User look-up"):
+            user = gr.Textbox(label="user id", elem_id="lookup-user")
+            go = gr.Button("Look up")
+            with gr.Row():
+                profile = gr.Markdown(label="profile")
+                details = gr.Markdown(label="customer-service record")
+            for trigger in (user.submit, go.click):
+                trigger(look_up, user, [profile, details])
+    return console
