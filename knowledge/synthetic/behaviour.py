@@ -35,13 +35,13 @@ STAPLE_CATEGORIES = ("beauty", "pet supplies", "kitchen", "stationery")
 # evening-heavy time of day, hours 0..23
 HOURS = np.array([0.3, 0.15, 0.1, 0.08, 0.08, 0.15, 0.4, 0.8, 1.1, 1.2, 1.2, 1.3,
                   1.5, 1.4, 1.2, 1.2, 1.3, 1.5, 1.8, 2.2, 2.5, 2.3, 1.6, 0.8])
-SESSION_KINDS = ("browse", "replenish", "campaign", "visit")
 
 
 @dataclass
 class Traits:
     rate: np.ndarray  # sessions per day at traffic intensity 1
     active_from: np.ndarray  # first day the customer can have a session
+    joined: np.ndarray  # signed up during the history: a first (sign-up) session on active_from
     active_to: np.ndarray  # first day after churn (may lie beyond the history)
     affinity: np.ndarray  # customers x categories, rows sum to 1
     cart: np.ndarray  # P(cart | click)
@@ -54,7 +54,8 @@ class Traits:
 class Activity:
     """Sessions (one row each) and the product views inside them (one row each)."""
 
-    sessions: pd.DataFrame  # user, day, second, kind, checkout, discount
+    # user, day, second, kind (signup | browse | replenish | campaign | visit), checkout, discount
+    sessions: pd.DataFrame
     views: pd.DataFrame  # session, product, variant, clicked, faved, carted, quantity
 
 
@@ -71,6 +72,7 @@ def draw_traits(signup_day: np.ndarray, catalogue: Catalogue, rng: np.random.Gen
     return Traits(
         rate=rng.lognormal(np.log(0.07), 0.8, size=n),
         active_from=active_from,
+        joined=signup_day >= 0,
         active_to=active_from + np.ceil(rng.exponential(lifetime)).astype(int),
         affinity=rng.dirichlet(np.full(k, 0.35), size=n),
         cart=rng.beta(3, 6, size=n),
@@ -160,7 +162,9 @@ def seconds_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def simulate(timeline: Timeline, catalogue: Catalogue, traits: Traits,
              rng: np.random.Generator) -> Activity:
-    """Every organic session of every customer over the whole history."""
+    """Every organic session of every customer over the whole history: the Poisson sessions
+    plus, for customers who sign up during it, a first session on the sign-up day (outside
+    the campaign window for everyone in the campaign, so it does not change p0)."""
     intensity = timeline.intensity
     cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
     counts = rng.poisson(expected_sessions(traits, intensity, 0, timeline.days))
@@ -168,14 +172,17 @@ def simulate(timeline: Timeline, catalogue: Catalogue, traits: Traits,
     lo = cumulative[np.clip(traits.active_from, 0, timeline.days)][user]
     hi = cumulative[np.clip(traits.active_to, 0, timeline.days)][user]
     day = np.searchsorted(cumulative, lo + rng.random(len(user)) * (hi - lo), side="right") - 1
-    day = np.clip(day, 0, timeline.days - 1)
+    newcomers = np.flatnonzero(traits.joined)
+    signup = np.concatenate([np.zeros(len(user), bool), np.ones(len(newcomers), bool)])
+    user = np.concatenate([user, newcomers])
+    day = np.clip(np.concatenate([day, traits.active_from[newcomers]]), 0, timeline.days - 1)
     seconds = seconds_of_day(rng, len(user))
     order = np.lexsort((seconds, day))
-    user, day, seconds = user[order], day[order], seconds[order]
-    replenish = rng.random(len(user)) < traits.replenish[user]
+    user, day, seconds, signup = user[order], day[order], seconds[order], signup[order]
+    replenish = ~signup & (rng.random(len(user)) < traits.replenish[user])
     sessions = pd.DataFrame({
         "user": user, "day": day, "second": seconds,
-        "kind": np.where(replenish, "replenish", "browse"),
+        "kind": np.select([signup, replenish], ["signup", "replenish"], "browse"),
         "checkout": rng.random(len(user)) < traits.checkout[user],
         "discount": 1.0,
     })
