@@ -15,3 +15,7 @@ train_app.command("behavior")(train_behavior_command)
 from finetune.recommend.cli import train_recommend_command  # noqa: E402
 
 train_app.command("recommend")(train_recommend_command)
+
+from finetune.uplift.cli import train_uplift_command  # noqa: E402
+
+train_app.command("uplift")(train_uplift_command)

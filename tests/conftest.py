@@ -69,3 +69,27 @@ def tau_shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                     artifacts_dir=root / "artifacts")
     import_source(shop, "tau_bench_retail", into=shop.warehouse)
     return shop
+
+
+@pytest.fixture(scope="session")
+def uplift_experiment():
+    """A toy randomised campaign (3 arms) with known effects, as campaign_assignments rows:
+    the email lifts conversion by 0.2 for group "a" users only, the coupon by 0.15 when x > 5."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.uniform(0, 10, n).round(2)
+    group = rng.choice(["a", "b"], n)
+    arm = rng.choice(["control", "email", "coupon"], n)
+    effect = np.where(arm == "email", 0.2 * (group == "a"), 0.0) \
+        + np.where(arm == "coupon", 0.15 * (x > 5), 0.0)
+    conversion = rng.random(n) < 0.1 + 0.01 * x + effect
+    return pd.DataFrame({
+        "campaign_id": "toy", "user_id": [f"u{i:04d}" for i in range(n)], "arm": arm,
+        "treated": arm != "control", "visit": conversion | (rng.random(n) < 0.3),
+        "conversion": conversion, "spend": np.where(conversion, 50.0, 0.0),
+        "covariates": [{"x": float(a), "group": g} for a, g in zip(x, group)],
+        "true_uplift": effect,
+    })

@@ -1,0 +1,309 @@
+"""`suggest_intervention`: whom to treat, with which campaign arm, and what it should bring.
+
+Effects come only from uplift models trained on the shop's randomised campaigns
+(``shopmind train uplift``). The tool refuses, instead of guessing, when no experiment covers
+the channel asked for, when a user was not in the experiment (no pre-treatment covariates), or
+when their covariates fall outside what the experiment saw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from finetune.uplift import artifacts
+from finetune.uplift.data import covariates_frame
+from finetune.uplift.policy import Calibration, best_arm, interval, select
+from knowledge import warehouse
+from knowledge.settings import Settings
+from tools.registry import ToolContext, ToolError, tool
+
+Channel = Literal["email", "coupon", "ad"]
+TOP_USERS = 20
+
+
+class SuggestInterventionArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, min_length=1, max_length=100,
+                                description="One user to decide for.")
+    segment: str | dict[str, Any] | None = Field(
+        None, description="A saved segment name, or query_segment filters (object or JSON string).")
+    channel: Channel | None = Field(None, description="Only campaigns of this channel.")
+    budget: float | None = Field(None, gt=0, description="Total contact cost allowed (segment).")
+    max_users: int | None = Field(None, gt=0, description="Treat at most this many users (segment).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SuggestInterventionArgs:
+        if (self.user_id is None) == (self.segment is None):
+            raise ValueError("give exactly one of user_id or segment")
+        return self
+
+
+@dataclass
+class Loaded:
+    meta: artifacts.UpliftMeta
+    model: Any
+    calibration: Calibration
+
+
+_CACHE: dict[Path, tuple[int, Loaded]] = {}
+
+
+def _load(folder: Path) -> Loaded:
+    stamp = (folder / "meta.json").stat().st_mtime_ns
+    cached = _CACHE.get(folder)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, Loaded(*artifacts.load(folder)))
+        _CACHE[folder] = cached
+    return cached[1]
+
+
+def _models(settings: Settings, channel: str | None) -> list[Loaded]:
+    root = artifacts.shop_dir(settings, settings.shop)
+    metas = artifacts.list_models(root)
+    if not metas:
+        raise ToolError(f"no uplift model for shop {settings.shop!r}: train one from its randomised "
+                        f"campaigns with `shopmind train uplift --data {settings.shop}`")
+    chosen = [m for m in metas if channel is None or channel in m.campaign.arm_channels()]
+    if not chosen:
+        covered = ", ".join(f"{c} ({m.campaign.campaign_id}:{a})" for m in metas
+                            for a, c in zip(m.campaign.arms[1:], m.campaign.arm_channels()))
+        raise ToolError(f"no randomised experiment in shop {settings.shop!r} covers channel "
+                        f"{channel!r}, so its effect is unknown; experiments cover: {covered}. "
+                        f"Run a randomised {channel} test before targeting by uplift.")
+    return [_load(root / m.campaign.campaign_id) for m in chosen]
+
+
+def _covariates(settings: Settings, campaign_id: str, user_ids: list[str] | None):
+    """(user ids, covariates frame) of the users in the experiment (all of them if None)."""
+    con = warehouse.connect(settings.warehouse)
+    try:
+        sql = "SELECT user_id, covariates FROM campaign_assignments WHERE campaign_id = ?"
+        params: list[Any] = [campaign_id]
+        if user_ids is not None:
+            sql += " AND user_id IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(user_ids)
+        rows = con.execute(sql + " ORDER BY user_id", params).fetchall()
+    finally:
+        con.close()
+    ids = [r[0] for r in rows]
+    return ids, covariates_frame([r[1] for r in rows])
+
+
+def _model_card(meta: artifacts.UpliftMeta) -> dict[str, Any]:
+    return {
+        "campaign_id": meta.campaign.campaign_id, "experiment": meta.campaign.name,
+        "channel": meta.campaign.channel, "control_arm": meta.campaign.arms[0],
+        "arm_channels": dict(zip(meta.campaign.arms[1:], meta.campaign.arm_channels())),
+        "model": meta.model, "outcome": meta.outcome, "trained_users": meta.rows["train"],
+        "heldout_qini_auc": {a: round(m["qini_auc"], 4) for a, m in meta.metrics.items()},
+        "data_version": meta.data_version, "created_at": meta.created_at,
+    }
+
+
+@dataclass
+class Scored:
+    """Users of one campaign that the model covers, with their predicted uplift per arm."""
+
+    loaded: Loaded
+    user_ids: list[str]
+    uplift: np.ndarray
+    outside: dict[str, str]  # user -> why the model does not cover them
+    not_in_experiment: list[str]
+
+
+def _score(settings: Settings, loaded: Loaded, user_ids: list[str] | None) -> Scored:
+    ids, cov = _covariates(settings, loaded.meta.campaign.campaign_id, user_ids)
+    missing = sorted(set(user_ids) - set(ids)) if user_ids is not None else []
+    if not ids:
+        return Scored(loaded, [], np.zeros((0, len(loaded.meta.campaign.arms) - 1)), {}, missing)
+    reasons = loaded.meta.features.outside(cov)
+    keep = np.array([r is None for r in reasons])
+    X = loaded.meta.features.transform(cov[keep].reset_index(drop=True))
+    uplift = loaded.model.predict(X) if keep.any() else np.zeros((0, len(reasons)))
+    outside = {u: r for u, r in zip(ids, reasons) if r is not None}
+    return Scored(loaded, [u for u, k in zip(ids, keep) if k], uplift, outside, missing)
+
+
+@dataclass
+class Choice:
+    """Per covered user, the best arm of one campaign and its economics."""
+
+    scored: Scored
+    row: np.ndarray  # index into scored.user_ids / scored.uplift
+    arm: np.ndarray  # 1..K
+    profit: np.ndarray
+    cost: np.ndarray
+
+    @classmethod
+    def of(cls, scored: Scored, channel: str | None) -> Choice:
+        meta = scored.loaded.meta
+        allowed = [channel in (None, c) for c in meta.campaign.arm_channels()]
+        arm, profit = best_arm(scored.uplift, meta.economics, np.array(allowed))
+        economics = meta.economics
+        return cls(scored, np.arange(len(arm)), arm, profit,
+                   np.asarray(economics.contact_cost)[arm - 1])
+
+
+def _user_known(settings: Settings, user_id: str) -> bool:
+    con = warehouse.connect(settings.warehouse)
+    try:
+        return con.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone() is not None
+    finally:
+        con.close()
+
+
+def _for_user(settings: Settings, user_id: str, models: list[Loaded],
+              channel: str | None) -> dict[str, Any]:
+    options, refusals = [], []
+    for loaded in models:
+        scored = _score(settings, loaded, [user_id])
+        campaign = loaded.meta.campaign.campaign_id
+        if scored.not_in_experiment:
+            refusals.append(f"user {user_id!r} was not in experiment {campaign}, so there are no "
+                            "pre-treatment covariates to predict from")
+        elif scored.outside:
+            refusals.append(f"user {user_id!r} lies outside the population of experiment "
+                            f"{campaign}: {scored.outside[user_id]}")
+        else:
+            options.append(Choice.of(scored, channel))
+    if not options:
+        if not _user_known(settings, user_id):
+            raise ToolError(f"unknown user_id {user_id!r} in shop {settings.shop!r}")
+        raise ToolError("; ".join(refusals) + ". No effect estimate is given for them.")
+    best = max(options, key=lambda c: c.profit[0])
+    return _user_answer(user_id, best)
+
+
+def _user_answer(user_id: str, choice: Choice) -> dict[str, Any]:
+    meta = choice.scored.loaded.meta
+    economics = meta.economics
+    uplift = choice.scored.uplift[0]
+    arm, profit, treat = int(choice.arm[0]), float(choice.profit[0]), bool(choice.profit[0] > 0)
+    heldout = interval([choice.scored.loaded.calibration.draws(choice.arm, uplift[[arm - 1]])])
+    return {
+        "user_id": user_id,
+        "treat": treat,
+        "arm": meta.campaign.arms[arm if treat else 0],
+        "best_arm": meta.campaign.arms[arm],
+        "estimated_uplift": round(float(uplift[arm - 1]), 5),
+        "uplift_by_arm": {a: round(float(u), 5) for a, u in zip(meta.campaign.arms[1:], uplift)},
+        "heldout_uplift_of_similar_users": _rounded(heldout["conversions"], 5),
+        "expected_incremental_revenue": round(float(uplift[arm - 1] * economics.order_value), 4),
+        "expected_cost": float(choice.cost[0]),
+        "expected_incremental_profit": round(profit, 4),
+        "why": ("expected incremental profit = uplift x margin - contact cost = "
+                f"{uplift[arm - 1]:.4f} x {economics.margin:.2f} - {choice.cost[0]:.2f}, "
+                f"{'positive' if treat else 'not positive'}"),
+        "model": _model_card(meta),
+    }
+
+
+def _for_segment(settings: Settings, segment, models: list[Loaded], channel, budget, max_users):
+    from tools.segments import resolve_segment
+
+    members = resolve_segment(settings, segment)
+    if not members:
+        raise ToolError(f"segment {segment!r} has no users")
+    scored = [_score(settings, loaded, members) for loaded in models]
+    choices = [Choice.of(s, channel) for s in scored if s.user_ids]
+    if not choices:
+        names = ", ".join(m.meta.campaign.campaign_id for m in models)
+        raise ToolError(f"none of the {len(members)} users of segment {segment!r} was in a "
+                        f"randomised experiment the models cover ({names}), or inside its "
+                        "trained population; no effect estimate is given for them")
+    # one decision per user: the campaign whose best arm earns them most
+    which = np.concatenate([np.full(len(c.arm), i) for i, c in enumerate(choices)])
+    row = np.concatenate([c.row for c in choices])
+    profit = np.concatenate([c.profit for c in choices])
+    cost = np.concatenate([c.cost for c in choices])
+    users = np.concatenate([np.asarray(c.scored.user_ids) for c in choices])
+    order = np.lexsort((-profit, users))  # by user, their most profitable campaign first
+    keep = order[np.r_[True, users[order][1:] != users[order][:-1]]]
+    picked, _ = select(profit[keep], cost[keep], budget, max_users)
+    picked = keep[picked]
+    return _segment_answer(segment, members, scored, choices, which[picked], row[picked],
+                           budget, max_users)
+
+
+def _segment_answer(segment, members, scored, choices, which, rows, budget, max_users):
+    draws, by_arm, top = [], {}, []
+    model_estimate = {"conversions": 0.0, "revenue": 0.0}
+    total_cost = 0.0
+    for i, c in enumerate(choices):
+        mine = rows[which == i]
+        if not len(mine):
+            continue
+        meta, arms = c.scored.loaded.meta, c.arm[mine]
+        up = c.scored.uplift[mine, arms - 1]
+        draws.append(c.scored.loaded.calibration.draws(arms, up))
+        model_estimate["conversions"] += float(up.sum())
+        model_estimate["revenue"] += float(up.sum() * meta.economics.order_value)
+        total_cost += float(c.cost[mine].sum())
+        for a in arms:
+            name = f"{meta.campaign.campaign_id}:{meta.campaign.arms[a]}"
+            by_arm[name] = by_arm.get(name, 0) + 1
+    for i, r in list(zip(which, rows))[:TOP_USERS]:
+        c = choices[i]
+        top.append({"user_id": c.scored.user_ids[r], "campaign": c.scored.loaded.meta.campaign.campaign_id,
+                    "arm": c.scored.loaded.meta.campaign.arms[c.arm[r]],
+                    "estimated_uplift": round(float(c.scored.uplift[r, c.arm[r] - 1]), 5),
+                    "expected_incremental_profit": round(float(c.profit[r]), 4),
+                    "cost": float(c.cost[r])})
+    heldout = interval(draws) if draws else None
+    covered = {u for c in choices for u in c.scored.user_ids}
+    outside = {u for s in scored for u in s.outside} - covered
+    return {
+        "segment": segment if isinstance(segment, str) else json.dumps(segment, sort_keys=True),
+        "users_in_segment": len(members),
+        "users_covered_by_experiment": len(covered),
+        "users_outside_trained_population": len(outside),
+        "users_not_in_any_experiment": len(set(members) - covered - outside),
+        "budget": budget, "max_users": max_users,
+        "plan": {
+            "users_treated": len(rows),
+            "by_arm": by_arm,
+            "total_cost": round(total_cost, 2),
+            "expected_incremental_conversions": {
+                "model": round(model_estimate["conversions"], 3),
+                "heldout_95": _rounded(heldout["conversions"]) if heldout else None},
+            "expected_incremental_revenue": {
+                "model": round(model_estimate["revenue"], 2),
+                "heldout_95": _rounded(heldout["revenue"]) if heldout else None},
+        },
+        "top_users": top,
+        "models": [_model_card(c.scored.loaded.meta) for c in choices],
+        "note": "heldout_95 = observed uplift of similar users in the experiment's held-out split, "
+                "with a 95% bootstrap interval; 'model' = the sum of predicted uplifts",
+    }
+
+
+def _rounded(values: dict[str, float], digits: int = 3) -> dict[str, float]:
+    return {k: round(v, digits) for k, v in values.items()}
+
+
+@tool(
+    "suggest_intervention",
+    "Whom to target with which campaign arm (e-mail, coupon, ad), by uplift: the incremental "
+    "conversion probability that randomised experiments attribute to the contact. For one user: "
+    "treat or not, which arm, estimated uplift, expected incremental revenue and cost. For a "
+    "segment: the ranked plan under an optional budget or user cap and its expected incremental "
+    "outcome. Refuses channels or users that no experiment covers.",
+    SuggestInterventionArgs,
+    roles={"operator"},
+)
+def suggest_intervention(ctx: ToolContext, args: SuggestInterventionArgs) -> dict:
+    try:
+        models = _models(ctx.settings, args.channel)
+        if args.user_id is not None:
+            return _for_user(ctx.settings, args.user_id.strip(), models, args.channel)
+        return _for_segment(ctx.settings, args.segment, models, args.channel, args.budget,
+                            args.max_users)
+    except warehouse.WarehouseMissingError as err:
+        raise ToolError(str(err)) from err
