@@ -1,0 +1,149 @@
+"""recommend_products on a tiny themed shop with the real MiniLM and every trained component."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+
+import pytest
+
+from knowledge import warehouse
+from knowledge.settings import Settings
+from tests.recommend_shop import write_themed_shop
+from tools.registry import ToolContext, ToolError, get_tool
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Settings:
+    """The themed shop, trained once for the module."""
+    from finetune.recommend.train import train_recommender
+
+    root = tmp_path_factory.mktemp("themed")
+    settings = Settings(shop="themed", warehouse_dir=root / "data", artifacts_dir=root / "artifacts")
+    write_themed_shop(settings.warehouse)
+    train_recommender(settings, sasrec_seconds=3)
+    return settings
+
+
+def call(settings: Settings, role: str = "operator", customer_id: str | None = None, **args) -> dict:
+    ctx = ToolContext(settings=settings, role=role, customer_id=customer_id)
+    return get_tool("recommend_products").invoke(ctx, args)
+
+
+def purchased(settings: Settings, user_id: str) -> set[str]:
+    con = warehouse.connect(settings.warehouse)
+    rows = con.execute("SELECT DISTINCT product_id FROM events WHERE user_id = ? AND "
+                       "event_type = 'purchase'", [user_id]).fetchall()
+    con.close()
+    return {r[0] for r in rows}
+
+
+def test_training_writes_artifacts_with_meta(shop):
+    folder = shop.artifacts_dir / "recommend" / "themed"
+    meta = json.loads((folder / "meta.json").read_text())
+    assert {"popularity", "repeat", "itemknn", "als", "text", "sasrec"} <= set(meta["components"])
+    assert set(meta["weights"]) == {"all", "new"}
+    assert meta["data_version"].startswith("themed_test_shop@")
+    index_meta = json.loads((folder / "text_index" / "meta.json").read_text())
+    assert index_meta["model"] == "all-MiniLM-L6-v2" and index_meta["dimension"] == 384
+
+
+def test_by_user_returns_items_with_every_field_and_excludes_purchases(shop):
+    out = call(shop, user_id="u001", k=5)
+    assert out["mode"] == "user" and len(out["items"]) == 5
+    for item in out["items"]:
+        assert set(item) == {"id", "title", "price", "score", "reason"} and item["reason"]
+    assert not {i["id"] for i in out["items"]} & purchased(shop, "u001")
+
+
+def test_without_exclusion_the_users_own_items_come_back(shop):
+    out = call(shop, user_id="u001", k=5, exclude_purchased=False)
+    assert {i["id"] for i in out["items"]} & purchased(shop, "u001")
+
+
+def test_user_recommendations_stay_in_the_users_theme_and_say_why(shop):
+    unbought = 6 - len(purchased(shop, "u000"))  # u000 buys lanterns (L0-L5) only
+    assert unbought >= 1
+    out = call(shop, user_id="u000", k=unbought)
+    assert all(i["id"].startswith("L") for i in out["items"])
+    assert all(r.startswith(("bought together with '", "similar to '", "often comes next after '",
+                             "popular")) for r in (i["reason"] for i in out["items"]))
+    assert any("LANTERN" in i["reason"] for i in out["items"])
+
+
+def test_query_search_matches_the_text(shop):
+    out = call(shop, query="red lantern", k=3)
+    assert out["mode"] == "query"
+    assert out["items"][0]["title"] in {"RED PAPER LANTERN", "RED HANGING LANTERN"}
+    assert all(i["reason"].startswith("matches 'red lantern'") for i in out["items"])
+
+
+def test_query_is_reranked_for_the_user(shop):
+    plain = call(shop, query="gift", k=5)
+    for_lantern_fan = call(shop, query="gift", k=5, user_id="u004", exclude_purchased=False)
+    assert for_lantern_fan["mode"] == "query+user"
+    assert [i["id"] for i in plain["items"]] != [i["id"] for i in for_lantern_fan["items"]]
+
+
+def test_unknown_user_falls_back_to_popular_and_says_so(shop):
+    out = call(shop, user_id="nobody", k=4)
+    assert out["mode"] == "popular" and "no history for user nobody" in out["note"]
+    assert "popular overall" in out["note"] and len(out["items"]) == 4
+    assert all(i["reason"] == "popular overall" for i in out["items"])
+
+
+def test_known_user_without_history_gets_their_countrys_favourites(shop, tmp_path):
+    settings = shop.model_copy(update={"warehouse_path": tmp_path / "w.duckdb"})
+    shutil.copyfile(shop.warehouse, settings.warehouse)
+    con = warehouse.connect(settings.warehouse, read_only=False)
+    con.execute("INSERT INTO users (user_id, country) VALUES ('newbie', 'France')")
+    con.close()
+    out = call(settings, user_id="newbie")
+    assert "popular in France" in out["note"]
+    assert all(i["reason"] == "popular in France" for i in out["items"])
+
+
+def test_a_fresh_event_changes_the_next_answer(shop, tmp_path):
+    settings = shop.model_copy(update={"warehouse_path": tmp_path / "w.duckdb"})
+    shutil.copyfile(shop.warehouse, settings.warehouse)
+    before = call(settings, user_id="u000", k=5)  # a lantern fan ...
+    con = warehouse.connect(settings.warehouse, read_only=False)
+    for minute, item in enumerate(["M0", "M1", "M2", "M3"]):  # ... starts browsing mugs now
+        con.execute("INSERT INTO events (user_id, product_id, event_type, ts) VALUES "
+                    "('u000', ?, 'cart', ?)", [item, datetime(2026, 4, 2, 12, minute)])
+    con.close()
+    after = call(settings, user_id="u000", k=5)
+    assert [i["id"] for i in after["items"]] != [i["id"] for i in before["items"]]
+    assert any(i["id"].startswith("M") for i in after["items"])
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"query": "  "}, "query is empty"),
+    ({}, "needs a user_id, a query, or both"),
+    ({"user_id": ""}, "user_id is empty"),
+    ({"query": "mug", "k": 0}, "k: Input should be greater than or equal to 1"),
+    ({"query": "mug", "k": 51}, "k: Input should be less than or equal to 50"),
+])
+def test_bad_arguments_are_clear_errors(shop, args, message):
+    with pytest.raises(ToolError, match=message):
+        call(shop, **args)
+
+
+def test_customer_cannot_recommend_by_someone_elses_user_id(shop):
+    with pytest.raises(ToolError, match="only personalise .* their own account"):
+        call(shop, role="customer", customer_id="u001", user_id="u002", query="mug")
+    with pytest.raises(ToolError, match="by query only"):
+        call(shop, role="customer", customer_id="u001", user_id="u001")
+    own = call(shop, role="customer", customer_id="u001", user_id="u001", query="mug")
+    assert own["mode"] == "query+user"
+    assert call(shop, role="customer", customer_id="u001", query="mug")["items"]
+
+
+def test_missing_model_says_how_to_build_it(tmp_path):
+    settings = Settings(shop="empty", warehouse_dir=tmp_path, artifacts_dir=tmp_path / "a")
+    write_themed_shop(settings.warehouse, n_users=4)
+    with pytest.raises(ToolError, match="shopmind train recommend"):
+        call(settings, query="mug")
