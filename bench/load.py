@@ -1,0 +1,149 @@
+"""Load test: concurrent customer sessions against the running API with the local dialog backend.
+
+    .venv/bin/python bench/load.py                      # 20 sessions x 2 turns, synthetic shop
+    .venv/bin/python bench/load.py --sessions 5 --turns 1
+
+Starts the real app (uvicorn, in this process) on a free port with the backend from settings
+(in-process CPU model unless backend_url is set), opens N customer sessions at once, and each
+session sends its turns one after another (sign in by email, then ask about an order). Records
+per-request latency (p50/p99), errors, and writes bench/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from tqdm import tqdm
+
+from knowledge import warehouse
+from knowledge.settings import load_settings
+
+RESULTS = Path(__file__).parent / "results" / "load.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _customers(settings, n: int) -> list[tuple[str, str]]:
+    con = warehouse.connect(settings.warehouse)
+    rows = con.execute("SELECT u.email, min(o.order_id) FROM users u JOIN orders o USING (user_id) "
+                       "WHERE u.email IS NOT NULL GROUP BY u.email ORDER BY hash(u.email) LIMIT ?",
+                       [n]).fetchall()
+    con.close()
+    if len(rows) < n:
+        raise SystemExit(f"the {settings.shop} warehouse has only {len(rows)} customers with "
+                         "an email and an order")
+    return rows
+
+
+async def _session(client: httpx.AsyncClient, email: str, order: str, turns: int,
+                   latencies: list, errors: list, bar: tqdm) -> None:
+    try:
+        r = await client.post("/v1/sessions")
+        r.raise_for_status()
+        headers = {"X-Session": r.json()["session"]}
+    except httpx.HTTPError as err:
+        errors.append(f"session: {err!r}")
+        bar.update(turns)
+        return
+    messages = [f"Hi, my email is {email}", f"What is the status of my order {order}?",
+                "Thanks, that is all."][:turns]
+    for text in messages:
+        started = time.perf_counter()
+        try:
+            r = await client.post("/v1/chat", json={"message": text}, headers=headers)
+            if r.status_code != 200:
+                errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
+            else:
+                latencies.append(time.perf_counter() - started)
+        except httpx.HTTPError as err:
+            errors.append(repr(err))
+        bar.update(1)
+
+
+async def _run(url: str, customers, turns: int, timeout: float) -> tuple[list, list, float]:
+    latencies, errors = [], []
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+        with tqdm(total=len(customers) * turns, desc="chat requests") as bar:
+            await asyncio.gather(*(_session(client, email, order, turns, latencies, errors, bar)
+                                   for email, order in customers))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=2, choices=[1, 2, 3])
+    parser.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="settings override KEY=VALUE")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import uvicorn
+
+    from assistant.api.app import create_app
+    from assistant.api.routes import CHAT_LIMIT
+    from assistant.api.service import ChatService
+    from knowledge.settings import parse_overrides
+
+    settings = load_settings(overrides=parse_overrides(args.overrides))
+    customers = _customers(settings, args.sessions)
+    service = ChatService(settings)
+    loaded = time.perf_counter()
+    _ = service.agent  # load the model before the clock starts
+    load_s = time.perf_counter() - loaded
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(service, console=False), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    latencies, errors, wall = asyncio.run(_run(f"http://127.0.0.1:{port}", customers,
+                                               args.turns, args.timeout))
+    server.should_exit = True
+
+    result = {
+        "command": "python bench/load.py " + " ".join(
+            [f"--sessions {args.sessions}", f"--turns {args.turns}"]
+            + [f"--set {o}" for o in args.overrides]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+        "shop": settings.shop, "backend": service.backend_name(),
+        "sessions": args.sessions, "turns_per_session": args.turns,
+        "requests": args.sessions * args.turns, "ok": len(latencies), "errors": len(errors),
+        "error_samples": errors[:5], "model_load_s": round(load_s, 2),
+        "latency_s": {"p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99),
+                      "mean": statistics.fmean(latencies) if latencies else None,
+                      "max": max(latencies, default=None)},
+        "wall_s": round(wall, 2),
+        "throughput_req_per_s": round(len(latencies) / wall, 3) if wall else None,
+        "rate_limit": CHAT_LIMIT,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
