@@ -2,9 +2,10 @@
 
 Each run imports one source into a fresh warehouse in its own subprocess and reports its wall
 time, its CPU time (user + system, all threads: less disturbed than wall time on a shared
-machine) and peak resident memory (ru_maxrss). The baseline, in the same kind of subprocess, only
-parses the raw files (pandas for CSV, json for JSON): the ratio says what cleaning, mapping and
-writing DuckDB add on top of reading. Writes bench/results/import.json.
+machine, so the load average is recorded too) and peak resident memory (ru_maxrss). The
+baseline, in the same kind of subprocess, only parses the raw files (pandas for CSV, json for
+JSON): the CPU ratio says what checking, cleaning, mapping and writing DuckDB cost on top of
+reading. Writes bench/results/import.json.
 """
 
 from __future__ import annotations
@@ -85,14 +86,17 @@ def measure(source: str, data_dir: Path, repeats: int) -> dict:
     runs = {mode: [run_child(source, data_dir, mode) for _ in range(repeats)]
             for mode in ("import", "read")}
     med = {mode: statistics.median(r["seconds"] for r in rs) for mode, rs in runs.items()}
+    cpu = {mode: statistics.median(r["cpu_seconds"] for r in rs) for mode, rs in runs.items()}
     imp = runs["import"]
     return {
         "source": source,
         "import_s_median": round(med["import"], 3),
         "import_s_runs": [round(r["seconds"], 3) for r in imp],
-        "import_cpu_s_median": round(statistics.median(r["cpu_seconds"] for r in imp), 3),
+        "import_cpu_s_median": round(cpu["import"], 3),
         "read_only_s_median": round(med["read"], 3),
-        "import_over_read": round(med["import"] / med["read"], 2) if med["read"] > 0.01 else None,
+        "read_only_cpu_s_median": round(cpu["read"], 3),
+        "import_over_read_cpu": round(cpu["import"] / cpu["read"], 2) if cpu["read"] > 0.01
+        else None,
         "peak_rss_mb_median": round(statistics.median(r["peak_rss_mb"] for r in imp), 1),
         "rss_before_import_mb": round(statistics.median(r["rss_before_mb"] for r in imp), 1),
         "read_only_peak_rss_mb": round(
@@ -111,15 +115,17 @@ def main() -> None:
     data_dir = settings.data_dir.resolve()
     sources = [s for s in args.sources
                if SOURCES[s][1] is None or default_source_dir(s, settings).is_dir()]
+    load_before = os.getloadavg()[0]
     results = [measure(s, data_dir, args.repeats) for s in tqdm(sources, desc="sources")]
+    load = [round(load_before, 1), round(os.getloadavg()[0], 1)]
 
-    table = Table("source", "import s", "import CPU s", "read-only s", "import / read",
+    table = Table("source", "import s", "import CPU s", "read-only CPU s", "CPU import / read",
                   "peak RSS MB", "RSS before MB", "warehouse MB", "rows",
-                  title=f"import, median of {args.repeats} runs")
+                  title=f"import, median of {args.repeats} runs, load average {load}")
     for r in results:
         table.add_row(r["source"], f"{r['import_s_median']:.2f}", f"{r['import_cpu_s_median']:.2f}",
-                      f"{r['read_only_s_median']:.2f}",
-                      str(r["import_over_read"] or "-"), f"{r['peak_rss_mb_median']:.0f}",
+                      f"{r['read_only_cpu_s_median']:.2f}",
+                      str(r["import_over_read_cpu"] or "-"), f"{r['peak_rss_mb_median']:.0f}",
                       f"{r['rss_before_import_mb']:.0f}", f"{r['warehouse_mb']:.1f}",
                       f"{sum(r['rows'].values()):,}")
     Console(width=160).print(table)
@@ -129,6 +135,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
                    f"{os.cpu_count()} cores, Python {platform.python_version()}",
         "repeats": args.repeats,
+        "load_average_1min_before_after": load,
         "results": results,
     }, indent=2) + "\n")
     print(f"wrote {RESULTS}")
