@@ -29,10 +29,11 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=10_000_000)]
-Money = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
-Days = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=36_500)]
-Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=1)]
+# Field before the validator, or the JSON schema shows "ge"/"le" instead of minimum/maximum.
+Count = Annotated[int, Field(ge=0, le=10_000_000), BeforeValidator(_no_bool)]
+Money = Annotated[float, Field(ge=0), BeforeValidator(_no_bool)]
+Days = Annotated[int, Field(ge=0, le=36_500), BeforeValidator(_no_bool)]
+Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_no_bool)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 

@@ -131,3 +131,9 @@ def test_run_select_refuses_anything_but_one_select(sql):
     with pytest.raises(NotASelectError, match="read-only"):
         run_select(con, Compiled(sql, []))
     assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0] == 1
+
+
+def test_filter_bounds_reach_the_models_json_schema():
+    schema = SegmentFilters.model_json_schema()["properties"]
+    assert {"maximum": 1, "minimum": 0, "type": "number"} in schema["min_purchase_probability"]["anyOf"]
+    assert "ge" not in str(schema)

@@ -220,3 +220,35 @@ def test_unknown_segment_name_lists_the_saved_ones(tiny):
         resolve_segment(tiny, "vips")
     with pytest.raises(ToolError, match="unknown filter key"):
         resolve_segment(tiny, '{"vip": true}')
+
+
+def run_cli(settings: Settings, *args: str):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    overrides = ["--set", f"warehouse_path={settings.warehouse}",
+                 "--set", f"artifacts_dir={settings.artifacts_dir}"]
+    return CliRunner().invoke(app, [*overrides, "segment", *args])
+
+
+def test_cli_query_save_and_list(tiny):
+    result = run_cli(tiny, "query", "--filters", '{"country": "UK"}', "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["count"] == 2
+    result = run_cli(tiny, "save", "uk", "--filters", '{"country": "UK"}', "--description", "UK")
+    assert result.exit_code == 0 and "saved segment 'uk'" in result.output
+    result = run_cli(tiny, "list")
+    assert result.exit_code == 0 and '{"country": "UK"}' in result.output
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["query", "--filters", '{"min_spend": "lots"}'], "valid number"),
+    (["query", "--filters", "{oops"], "JSON object"),
+    (["query", "--filters", '{"country": "Narnia"}'], "no customers in country 'Narnia'"),
+    (["save", "bad;name", "--filters", "{}"], "not valid"),
+])
+def test_cli_bad_input_exits_with_a_message(tiny, args, problem):
+    result = run_cli(tiny, *args)
+    assert result.exit_code == 2
+    assert problem in " ".join(result.output.split())

@@ -52,9 +52,14 @@ class QuerySegmentArgs(BaseModel):
         return value
 
 
+def propensity_key(settings: Settings, engine: SegmentEngine) -> tuple:
+    """Scores are reloaded when the warehouse or the artifacts folder changes."""
+    return (engine.version, str(settings.artifacts_dir), PROPENSITY_HORIZON_DAYS)
+
+
 def _propensity(settings: Settings, engine: SegmentEngine) -> str | None:
     """Load purchase probabilities into the engine; returns None, or why they are missing."""
-    key = (engine.version, str(settings.artifacts_dir), PROPENSITY_HORIZON_DAYS)
+    key = propensity_key(settings, engine)
     if engine.propensity_key == key:
         return None
     try:
