@@ -102,26 +102,28 @@ REQUEST_KEYS = ("return_items", "return_payment_method_id", "exchange_items", "e
 
 def save_order(con: duckdb.DuckDBPyConnection, order: dict, items_changed: bool = False) -> None:
     """Write a (changed) tau-bench order dict back: status, address, reason, request, payments,
-    and the item lines when ``items_changed`` (one line per item, quantity 1)."""
+    and, when ``items_changed``, each item's variant on its line (the line keeps its quantity)."""
+    order_id = order["order_id"]
     request = {k: order[k] for k in REQUEST_KEYS if k in order} or None
     con.execute(
-        "UPDATE orders SET status = ?, ship_address = ?, cancel_reason = ?, request = ?, "
-        "total = ? WHERE order_id = ?",
+        "UPDATE orders SET status = ?, ship_address = ?, cancel_reason = ?, request = ? "
+        "WHERE order_id = ?",
         [order["status"], json.dumps(order["address"]), order.get("cancel_reason"),
-         json.dumps(request) if request else None,
-         round(sum(i["price"] for i in order["items"]), 2), order["order_id"]])
-    con.execute("DELETE FROM payments WHERE order_id = ?", [order["order_id"]])
+         json.dumps(request) if request else None, order_id])
+    con.execute("DELETE FROM payments WHERE order_id = ?", [order_id])
     for seq, p in enumerate(order["payment_history"], start=1):
         con.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
-                    [order["order_id"], seq, p["transaction_type"], p["amount"],
-                     p["payment_method_id"]])
+                    [order_id, seq, p["transaction_type"], p["amount"], p["payment_method_id"]])
     if items_changed:
-        con.execute("DELETE FROM order_items WHERE order_id = ?", [order["order_id"]])
-        for line, i in enumerate(order["items"], start=1):
-            con.execute(
-                "INSERT INTO order_items VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                [order["order_id"], line, i["product_id"], i["item_id"], i["name"], i["price"],
-                 json.dumps(i["options"])])
+        lines = con.execute("SELECT line_no FROM order_items WHERE order_id = ? ORDER BY line_no",
+                            [order_id]).fetchall()
+        for (line_no,), item in zip(lines, order["items"], strict=True):
+            con.execute("UPDATE order_items SET item_id = ?, unit_price = ?, options = ? "
+                        "WHERE order_id = ? AND line_no = ?",
+                        [item["item_id"], item["price"], json.dumps(item["options"]), order_id,
+                         line_no])
+        con.execute("UPDATE orders SET total = (SELECT round(sum(quantity * unit_price), 2) "
+                    "FROM order_items WHERE order_id = ?) WHERE order_id = ?", [order_id, order_id])
 
 
 def _add_to_balance(con: duckdb.DuckDBPyConnection, method: dict, amount: float) -> None:
