@@ -424,20 +424,28 @@ class ItemsArgs(BaseModel):
     payment_method_id: str = Field(description=PAYMENT_ID)
 
 
+def _item_change(ctx: ToolContext, con: duckdb.DuckDBPyConnection, args: ItemsArgs, status: str,
+                 verb: str) -> tuple[dict, float, dict, dict]:
+    """Checks shared by modify and exchange: (order, price difference, new variants, payment
+    method), the method able to pay the difference."""
+    order = _own_order(ctx, con, args.order_id)
+    _require_status(order, status, verb)
+    _check_items_in_order(order, args.item_ids)
+    diff, variants = _price_difference(con, order, args.item_ids, args.new_item_ids)
+    method = _payment_method(con, order, args.payment_method_id)
+    if method["source"] == "gift_card" and method["balance"] < diff:
+        raise ToolError(f"insufficient gift card balance ({method['balance']}) to pay for the "
+                        f"price difference ({diff})")
+    return order, diff, variants, method
+
+
 @tool("modify_pending_order_items", "Modify items in a pending order to new items of the same "
       "product type. For a pending order, this function can only be called once. The agent needs "
       "to explain the exchange detail and ask for explicit user confirmation (yes/no) to proceed.",
       ItemsArgs, CUSTOMER, writes=True)
 def modify_pending_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "pending", "modified")
-        _check_items_in_order(order, args.item_ids)
-        diff, variants = _price_difference(con, order, args.item_ids, args.new_item_ids)
-        method = _payment_method(con, order, args.payment_method_id)
-        if method["source"] == "gift_card" and method["balance"] < diff:
-            raise ToolError(f"insufficient gift card balance ({method['balance']}) to pay for the "
-                            f"new items ({diff})")
+        order, diff, variants, method = _item_change(ctx, con, args, "pending", "modified")
         order["payment_history"].append({
             "transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff),
             "payment_method_id": args.payment_method_id})
@@ -485,14 +493,7 @@ def return_delivered_order_items(ctx: ToolContext, args: ReturnArgs) -> dict:
       "confirmation (yes/no) to proceed.", ItemsArgs, CUSTOMER, writes=True)
 def exchange_delivered_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "delivered", "exchanged")
-        _check_items_in_order(order, args.item_ids)
-        diff, _ = _price_difference(con, order, args.item_ids, args.new_item_ids)
-        method = _payment_method(con, order, args.payment_method_id)
-        if method["source"] == "gift_card" and method["balance"] < diff:
-            raise ToolError(f"insufficient gift card balance ({method['balance']}) to pay for the "
-                            f"price difference ({diff})")
+        order, diff, _, _ = _item_change(ctx, con, args, "delivered", "exchanged")
         order["status"] = "exchange requested"
         order["exchange_items"] = sorted(args.item_ids)
         order["exchange_new_items"] = sorted(args.new_item_ids)
