@@ -130,3 +130,24 @@ def test_no_model_trained_says_how_to_train(toy_shop, tmp_path):
 def test_customers_cannot_use_it(toy_shop):
     with pytest.raises(ToolError, match="not available to the customer role"):
         call(toy_shop, role="customer", user_id="u0001")
+
+
+def test_synthetic_shop_trains_and_answers(small_shop, tmp_path):
+    from finetune.uplift.train import is_current, train_shop
+
+    settings = small_shop.model_copy(update={"artifacts_dir": tmp_path})
+    assert not is_current(settings)
+    (meta,) = train_shop(settings, "synthetic", quick=True)
+    assert is_current(settings)
+    assert meta.campaign.arms == ["control", "email", "coupon"]
+    assert set(meta.true_effect) == {"email", "coupon"}  # the synthetic shop knows its effects
+    assert (tmp_path / "uplift" / "synthetic" / "meta.json").is_file()
+    plan = call(settings, segment={}, max_users=10)
+    assert 0 < plan["plan"]["users_treated"] <= 10
+    assert plan["models"][0]["campaign_id"] == meta.campaign.campaign_id
+    user = plan["top_users"][0]
+    answer = call(settings, user_id=user["user_id"])
+    assert answer["treat"] is True and answer["arm"] == user["arm"]
+    assert call(settings, user_id=user["user_id"], channel="coupon")["best_arm"] == "coupon"
+    with pytest.raises(ToolError, match="covers channel 'ad'"):
+        call(settings, segment={}, channel="ad")

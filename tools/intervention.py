@@ -102,7 +102,8 @@ def _model_card(meta: artifacts.UpliftMeta) -> dict[str, Any]:
         "channel": meta.campaign.channel, "control_arm": meta.campaign.arms[0],
         "arm_channels": dict(zip(meta.campaign.arms[1:], meta.campaign.arm_channels())),
         "model": meta.model, "outcome": meta.outcome, "trained_users": meta.rows["train"],
-        "heldout_qini_auc": {a: round(m["qini_auc"], 4) for a, m in meta.metrics.items()},
+        "heldout_qini_auc": {a: m["qini_auc"] and round(m["qini_auc"], 4)
+                             for a, m in meta.metrics.items()},
         "data_version": meta.data_version, "created_at": meta.created_at,
     }
 

@@ -26,8 +26,8 @@ class UpliftMeta(BaseModel):
     features: FeatureSpec
     economics: Economics
     rows: dict[str, int] = Field(description="train / test users")
-    metrics: dict[str, dict[str, float]] = Field(description="held-out metrics per treatment arm")
-    true_effect: dict[str, dict[str, float]] | None = Field(
+    metrics: dict[str, dict[str, float | None]] = Field(description="held-out metrics per treatment arm")
+    true_effect: dict[str, dict[str, float | None]] | None = Field(
         None, description="synthetic shop: held-out correlation and PEHE vs the true effects")
     data_version: str | None = Field(None, description="when the warehouse was imported")
     train_seconds: float

@@ -47,13 +47,20 @@ def train_uplift_command(
     except ExperimentError as err:
         raise typer.BadParameter(str(err)) from err
     for meta in metas:
-        table = Table("arm", "qini_auc", "auuc", "ate", "uplift@10%", "uplift@30%",
-                      title=f"{meta.campaign.campaign_id} ({meta.campaign.channel}), {meta.model}, "
-                            f"outcome {meta.outcome}, held-out {meta.rows['test']:,} users")
-        for arm, m in meta.metrics.items():
-            table.add_row(arm, *(f"{m[k]:.4f}" for k in
-                                 ("qini_auc", "auuc", "ate", "uplift_at_10", "uplift_at_30")))
-        console.print(table)
-        if meta.true_effect:
-            console.print(f"  vs true effects: {meta.true_effect}")
+        console.print(_metrics_table(meta))
         console.print(f"  saved to {artifacts.shop_dir(settings, meta.shop) / meta.campaign.campaign_id}")
+
+
+def _metrics_table(meta) -> Table:
+    """Held-out metrics per arm; with the true effects' correlation and PEHE where known."""
+    keys = ["qini_auc", "auuc", "ate", "uplift_at_10", "uplift_at_30"]
+    truth = meta.true_effect or {}
+    table = Table("arm", *keys, *(["corr_true", "pehe_true"] if truth else []),
+                  title=f"{meta.campaign.campaign_id} ({meta.campaign.channel}), {meta.model}, "
+                        f"outcome {meta.outcome}, held-out {meta.rows['test']:,} users")
+    for arm, m in meta.metrics.items():
+        values = [m[k] for k in keys]
+        if truth:
+            values += [truth.get(arm, {}).get("corr"), truth.get(arm, {}).get("pehe")]
+        table.add_row(arm, *("-" if v is None else f"{v:.4f}" for v in values))
+    return table

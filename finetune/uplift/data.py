@@ -188,4 +188,4 @@ class FeatureSpec(BaseModel):
 
 
 def _text(values: pd.Series) -> pd.Series:
-    return values.where(values.notna(), None).astype(str)
+    return values.astype(object).where(values.notna(), "None").astype(str)

@@ -113,10 +113,17 @@ def ate(y, treatment) -> float:
     return float(y[treatment == 1].mean() - y[treatment == 0].mean())
 
 
-def evaluate(y, uplift, treatment, ks: tuple[float, ...] = (0.1, 0.2, 0.3)) -> dict[str, float]:
-    """Every metric above in one dict (the bench and the trainer's meta.json use it)."""
-    out = {"qini_auc": qini_auc(y, uplift, treatment), "auuc": auuc(y, uplift, treatment),
-           "ate": ate(y, treatment)}
+def evaluate(y, uplift, treatment,
+             ks: tuple[float, ...] = (0.1, 0.2, 0.3)) -> dict[str, float | None]:
+    """Every metric above in one dict (the bench and the trainer's meta.json use it). A metric
+    that a small sample leaves undefined (no control user in the top 10%, no responder) is None."""
+    def safe(metric, *args):
+        try:
+            return metric(y, uplift, treatment, *args)
+        except ValueError:
+            return None
+
+    out = {"qini_auc": safe(qini_auc), "auuc": safe(auuc), "ate": ate(y, treatment)}
     for k in ks:
-        out[f"uplift_at_{round(k * 100)}"] = uplift_at_k(y, uplift, treatment, k)
+        out[f"uplift_at_{round(k * 100)}"] = safe(uplift_at_k, k)
     return out

@@ -32,6 +32,15 @@ DEFAULT_MODEL = "s_learner"
 QUICK_PARAMS = {"n_estimators": 60}
 
 
+def size_params(model_name: str, n_train: int, quick: bool) -> dict:
+    """Leaves need enough users to estimate an effect, but a small shop must still split:
+    at least 10, at most 100 users a leaf, about 2% of the training set."""
+    leaf = max(10, min(100, n_train // 50))
+    if model_name == "uplift_forest":
+        return {"min_samples_leaf": leaf, **({"n_trees": 30} if quick else {})}
+    return {"min_child_samples": leaf, **(QUICK_PARAMS if quick else {})}
+
+
 def split(exp: Experiment, outcome: str, seed: int, test_size: float = 0.3):
     """Row indices of a train/test split stratified by arm x outcome."""
     strata = exp.arm * 2 + exp.outcome(outcome)
@@ -62,7 +71,8 @@ def true_effect_metrics(exp: Experiment, rows: np.ndarray,
         if len(mine) < 2:
             continue
         pred, true = uplift[np.isin(rows, mine), k - 1], exp.true_uplift[mine]
-        out[name] = {"corr": float(np.corrcoef(pred, true)[0, 1]),
+        corr = np.corrcoef(pred, true)[0, 1] if pred.std() > 0 and true.std() > 0 else None
+        out[name] = {"corr": None if corr is None else float(corr),
                      "pehe": float(np.sqrt(np.mean((pred - true) ** 2))), "users": len(mine)}
     return out
 
@@ -97,7 +107,7 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
     spec = FeatureSpec.fit(exp.covariates)
     X, y = spec.transform(exp.covariates), exp.outcome(outcome)
     train, test = split(exp, outcome, settings.seed)
-    params = QUICK_PARAMS if quick and model_name != "uplift_forest" else {}
+    params = size_params(model_name, len(train), quick)
     model = make_model(model_name, seed=settings.seed, **params)
     model.fit(X[train], exp.arm[train], y[train], exp.propensity)
     uplift = model.predict(X[test])
@@ -131,3 +141,20 @@ def train_shop(settings: Settings, shop: str, **options) -> list[artifacts.Uplif
     if not campaigns:
         raise ExperimentError(f"warehouse {path} holds no randomised campaign; nothing to train")
     return [train_campaign(settings, shop, path, cid, **options) for cid in campaigns]
+
+
+def is_current(settings: Settings) -> bool:
+    """Whether every randomised campaign of the active shop has a model trained on the
+    warehouse as it is now (for `shopmind up`). A shop without campaigns needs none."""
+    path = settings.warehouse
+    if not path.is_file():
+        return False
+    con = warehouse.connect(path)
+    try:
+        campaigns = {c.campaign_id for c in randomized_campaigns(con)}
+    finally:
+        con.close()
+    version = data_version(path) if campaigns else None
+    trained = {m.campaign.campaign_id: m.data_version
+               for m in artifacts.list_models(artifacts.shop_dir(settings, settings.shop))}
+    return all(trained.get(c) == version for c in campaigns)
