@@ -10,6 +10,22 @@ from knowledge.settings import Settings
 console = Console()
 
 
+def demo_customer(settings: Settings) -> str:
+    """A customer with a pending order, to try the widget with (empty if there is none)."""
+    from knowledge import warehouse
+
+    if not settings.warehouse.is_file():
+        return ""
+    con = warehouse.connect(settings.warehouse)
+    try:
+        row = con.execute("SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
+                          "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
+                          "GROUP BY ALL ORDER BY u.email LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return f"email {row[0]} (user id {row[1]}), pending order {row[2]}" if row else ""
+
+
 def serve(settings: Settings) -> None:
     """Start the app on settings.host:settings.port and print where everything is."""
     import uvicorn
@@ -25,7 +41,8 @@ def serve(settings: Settings) -> None:
                   f"  customer widget   {url}/demo  (demo shop page with the widget)\n"
                   f"  REST API          {url}/docs\n"
                   f"  operator token    {service.operator_token}\n"
-                  f"  dialog model      {service.backend_name()}")
+                  f"  dialog model      {service.backend_name()}\n"
+                  f"  try the widget as {demo_customer(settings) or '(no customer with an order)'}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
