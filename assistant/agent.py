@@ -71,6 +71,14 @@ def system_prompt(role: str) -> str:
     return resources.files("assistant").joinpath(f"prompts/{role}.md").read_text()
 
 
+def recent(messages: list[StoredMessage], limit: int) -> list[StoredMessage]:
+    """The last turns that fit in ``limit`` messages, starting at a user message (so a tool
+    result never loses its call). The current turn is always kept whole."""
+    starts = [i for i, m in enumerate(messages) if m.role == "user"]
+    fitting = [i for i in starts if len(messages) - i <= limit]
+    return messages[fitting[0] if fitting else (starts[-1] if starts else 0):]
+
+
 def to_langchain(messages: list[StoredMessage]) -> list[BaseMessage]:
     out: list[BaseMessage] = []
     for m in messages:
@@ -95,11 +103,12 @@ class _Turn:
 
 class Agent:
     def __init__(self, settings: Settings, model: BaseChatModel, store: Store,
-                 max_tool_steps: int = 6):
+                 max_tool_steps: int = 6, max_history: int = 30):
         self.settings = settings
         self.model = model
         self.store = store
         self.max_tool_steps = max_tool_steps
+        self.max_history = max_history  # messages the model sees (small models, small contexts)
 
     # -- tools ------------------------------------------------------------------------------
     def _context(self, thread: Thread) -> ToolContext:
@@ -185,7 +194,7 @@ class Agent:
             self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
             middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
                                                 exit_behavior="end")])
-        history = to_langchain(self.store.messages(thread_id))
+        history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):
             if mode == "messages":

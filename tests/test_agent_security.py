@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from scripted_model import ScriptedChatModel, call, say
 
-from assistant.agent import Agent, is_explicit_yes
+from assistant.agent import Agent, is_explicit_yes, recent
 from assistant.roles import check_call
 from assistant.store import Store
 from knowledge import warehouse
@@ -195,3 +195,17 @@ def test_tool_errors_go_back_to_the_model_as_tool_messages(shop, tmp_path):
                                       ("no", False), ("sure?", False), ("", False)])
 def test_only_an_explicit_yes_confirms(text, yes):
     assert is_explicit_yes(text) == yes
+
+
+def test_the_model_sees_whole_recent_turns_only(tmp_path):
+    store = Store(tmp_path / "conv.sqlite")
+    thread = store.new_thread("operator")
+    for turn in range(5):
+        store.add_message(thread.thread_id, "user", f"q{turn}")
+        store.add_message(thread.thread_id, "assistant", "", tool_calls=[
+            {"id": f"c{turn}", "name": "calculate", "args": {}}])
+        store.add_message(thread.thread_id, "tool", "1", tool_call_id=f"c{turn}", name="calculate")
+        store.add_message(thread.thread_id, "assistant", f"a{turn}")
+    kept = recent(store.messages(thread.thread_id), limit=10)
+    assert [m.content for m in kept if m.role == "user"] == ["q3", "q4"]
+    assert recent(store.messages(thread.thread_id), limit=2)[0].content == "q4"
