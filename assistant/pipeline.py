@@ -50,9 +50,24 @@ def _build_knowledge(settings: Settings) -> str:
     return f"{len(passages)} policy/FAQ passages in {index_dir(settings)}"
 
 
+def _uplift_done(settings: Settings) -> bool:
+    from finetune.uplift.train import is_current
+
+    return is_current(settings)
+
+
+def _build_uplift(settings: Settings) -> str:
+    from finetune.uplift.train import train_shop
+
+    metas = train_shop(settings, settings.shop, quick=True)
+    return "; ".join(f"{m.model} on {m.campaign.campaign_id} ({m.rows['train']:,} users)"
+                     for m in metas)
+
+
 STAGES: list[Stage] = [
     Stage("warehouse", _warehouse_done, _build_warehouse),
     Stage("knowledge index", _knowledge_done, _build_knowledge),
+    Stage("uplift", _uplift_done, _build_uplift),
 ]
 
 
