@@ -50,6 +50,19 @@ def _build_knowledge(settings: Settings) -> str:
     return f"{len(passages)} policy/FAQ passages in {index_dir(settings)}"
 
 
+def _recommend_done(settings: Settings) -> bool:
+    from finetune.recommend.train import is_current
+
+    return is_current(settings)
+
+
+def _build_recommend(settings: Settings) -> str:
+    from finetune.recommend.train import train_recommender
+
+    meta = train_recommender(settings, sasrec_seconds=30)
+    return f"{', '.join(meta.components)} on {meta.events:,} events, {meta.items:,} items"
+
+
 def _uplift_done(settings: Settings) -> bool:
     from finetune.uplift.train import is_current
 
@@ -67,6 +80,7 @@ def _build_uplift(settings: Settings) -> str:
 STAGES: list[Stage] = [
     Stage("warehouse", _warehouse_done, _build_warehouse),
     Stage("knowledge index", _knowledge_done, _build_knowledge),
+    Stage("recommendations", _recommend_done, _build_recommend),
     Stage("uplift", _uplift_done, _build_uplift),
 ]
 

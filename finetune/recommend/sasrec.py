@@ -43,11 +43,13 @@ class SASRecNet(nn.Module):
         return hidden @ self.item.weight[1:].T
 
 
-def training_windows(histories: list[History], max_len: int) -> np.ndarray:
-    """Cut every sequence, from its end, into windows of max_len + 1 items (right-padded, +1)."""
+def training_windows(histories: list[History], max_len: int, per_user: int) -> np.ndarray:
+    """Cut each sequence, from its end, into at most `per_user` windows of max_len + 1 items
+    (right-padded, item rows + 1). The cap keeps a few very long histories (wholesalers) from
+    dominating training time."""
     windows = []
     for hist in histories:
-        seq = hist.items + 1
+        seq = hist.items[-(per_user * max_len + 1):] + 1
         for end in range(len(seq), 1, -max_len):
             chunk = seq[max(0, end - max_len - 1):end]
             windows.append(np.pad(chunk, (0, max_len + 1 - len(chunk))))
@@ -59,9 +61,10 @@ class SASRec:
 
     def __init__(self, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 50,
                  dropout: float = 0.2, epochs: int = 30, lr: float = 1e-3,
-                 max_seconds: float = 300.0, seed: int = 42):
+                 max_seconds: float = 300.0, windows_per_user: int = 4, seed: int = 42):
         self.params = dict(dim=dim, layers=layers, heads=heads, max_len=max_len, dropout=dropout,
-                           epochs=epochs, lr=lr, max_seconds=max_seconds, seed=seed)
+                           epochs=epochs, lr=lr, max_seconds=max_seconds,
+                           windows_per_user=windows_per_user, seed=seed)
         self.net: SASRecNet | None = None
         self.n_items = 0
 
@@ -75,17 +78,20 @@ class SASRec:
         torch.manual_seed(p["seed"])
         rng = np.random.default_rng(p["seed"])
         self.net = self._build(data.n_items)
-        windows = torch.from_numpy(training_windows(list(data.histories.values()), p["max_len"]))
+        windows = torch.from_numpy(training_windows(list(data.histories.values()), p["max_len"],
+                                                    p["windows_per_user"]))
         # keep the (batch x positions x items) logits around 50M floats, whatever the catalogue
         batch = int(np.clip(5e7 / (p["max_len"] * data.n_items), 8, 128))
         optim = torch.optim.AdamW(self.net.parameters(), lr=p["lr"], weight_decay=0.01)
-        started = time.perf_counter()
         self.net.train()
         bar = tqdm(range(p["epochs"]), desc="sasrec", disable=not progress, leave=False)
+        deadline = time.perf_counter() + p["max_seconds"]
         for _ in bar:
             order = torch.from_numpy(rng.permutation(len(windows)))
-            total = 0.0
+            total = seen = 0
             for start in range(0, len(windows), batch):
+                if time.perf_counter() > deadline:
+                    break
                 chunk = windows[order[start:start + batch]]
                 inputs, targets = chunk[:, :-1], chunk[:, 1:] - 1  # target -1 = padding
                 logits = self.net.logits(self.net(inputs))
@@ -95,8 +101,9 @@ class SASRec:
                 loss.backward()
                 optim.step()
                 total += loss.item() * len(chunk)
-            bar.set_postfix(loss=f"{total / max(len(windows), 1):.3f}")
-            if time.perf_counter() - started > p["max_seconds"]:
+                seen += len(chunk)
+            bar.set_postfix(loss=f"{total / max(seen, 1):.3f}")
+            if time.perf_counter() > deadline:
                 break
         self.net.eval()
         return self

@@ -132,3 +132,16 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
 
 def load_components(folder: Path, names: list[str]) -> dict[str, Scorer]:
     return {name: COMPONENTS[name].load(folder / name) for name in names}
+
+
+def is_current(settings: Settings) -> bool:
+    """True when the saved recommender was trained on the warehouse as it is now."""
+    meta_file = recommend_dir(settings) / "meta.json"
+    if not meta_file.is_file() or not settings.warehouse.is_file():
+        return False
+    con = warehouse.connect(settings.warehouse)
+    try:
+        version = data_version(con)
+    finally:
+        con.close()
+    return RecommendMeta.model_validate_json(meta_file.read_text()).data_version == version
