@@ -167,3 +167,47 @@ def data_cutoff(con: duckdb.DuckDBPyConnection) -> datetime:
     if last is None:
         raise ValueError("the warehouse has no events; import a source with behaviour data first")
     return datetime.combine(last.date(), datetime.min.time()) + timedelta(days=1)
+
+
+_DESCRIPTIONS = {
+    "recency_days": "days since the last purchase",
+    "frequency": "orders so far",
+    "monetary": "total spend so far",
+    "tenure_days": "days since the first event",
+    "days_since_last_event": "days since the last activity of any kind",
+    "n_events": "events so far",
+    "active_days_30d": "active days in the last 30 days",
+    "views": "product views so far",
+    "carts": "add-to-cart actions so far",
+    "favs": "saved items so far",
+    "views_7d": "product views in the last 7 days",
+    "carts_7d": "add-to-cart actions in the last 7 days",
+    "purchase_days": "days with a purchase",
+    "items_bought": "units bought so far",
+    "distinct_products": "distinct products bought",
+    "distinct_categories": "distinct categories bought",
+    "avg_unit_price": "average unit price paid",
+    "avg_basket_value": "average order value",
+    "baskets_prev_90d": "orders 90-180 days ago",
+    "ipt_mean": "average days between purchase days",
+    "ipt_std": "spread of the days between purchase days",
+    "ipt_last": "days between the last two purchase days",
+    "has_purchase": "has bought before",
+    "recency_over_ipt": "days since the last purchase relative to the usual gap",
+    "basket_trend_90d": "orders in the last 90 days relative to the 90 before",
+    "view_to_purchase": "orders per product view",
+    "cart_to_purchase": "orders per add-to-cart",
+    "orders_per_month": "orders per month of tenure",
+    "cat_entropy": "how spread the activity is over categories",
+}
+
+
+def describe_feature(name: str) -> str:
+    """A short English meaning of a feature column, for explanations shown to operators."""
+    if name in _DESCRIPTIONS:
+        return _DESCRIPTIONS[name]
+    if name.startswith(CATEGORY_PREFIX):
+        return f"share of activity in category {name.removeprefix(CATEGORY_PREFIX)}"
+    kind, _, window = name.rpartition("_")
+    what = {"baskets": "orders", "spend": "spend", "events": "events"}.get(kind, kind)
+    return f"{what} in the last {window.removesuffix('d')} days"

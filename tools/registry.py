@@ -23,7 +23,7 @@ from knowledge.settings import Settings
 Role = Literal["operator", "customer"]
 
 # Modules that register tools when imported. A family adds itself here once it exists.
-TOOL_MODULES: list[str] = ["tools.segments", "tools.knowledge", "tools.customer_service", "tools.recommend", "tools.intervention"]
+TOOL_MODULES: list[str] = ["tools.segments", "tools.knowledge", "tools.customer_service", "tools.recommend", "tools.intervention", "tools.behavior", "tools.profile"]
 
 
 class ToolError(Exception):

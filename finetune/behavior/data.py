@@ -47,6 +47,14 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def sample(self, limit: int | None, seed: int = 0) -> Split:
+        """A random subset of at most `limit` rows (all rows when limit is None)."""
+        if limit is None or len(self) <= limit:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), limit, replace=False))
+        return Split(self.features.iloc[rows], self.labels[rows], self.cutoffs[rows],
+                     None if self.text is None else self.text.iloc[rows])
+
 
 @dataclass
 class TaskData:

@@ -3,6 +3,7 @@ versioned artifact with its validation and test metrics and its predictions."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from pathlib import Path
@@ -77,8 +78,10 @@ def train_one(settings: Settings, shop: str, data: TaskData, name: str, data_end
 
 
 def train_behavior(settings: Settings, spec: TaskSpec, models: list[str], shop: str | None = None,
-                   encoder_options: dict | None = None) -> list[ModelMeta]:
-    """Build the task's splits once and train each model on them."""
+                   encoder_options: dict | None = None,
+                   encoder_val_rows: int | None = None) -> list[ModelMeta]:
+    """Build the task's splits once and train each model on them. Encoders validate on
+    `encoder_val_rows` sampled validation rows when given (their forward passes are costly)."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise TaskDataError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
@@ -94,7 +97,13 @@ def train_behavior(settings: Settings, spec: TaskSpec, models: list[str], shop: 
     console.print(f"{spec.name} on {shop}: cutoffs {data.cutoffs}; rows train {len(data.train):,}"
                   f" (positive {data.train.labels.mean():.1%}), val {len(data.val):,}, "
                   f"test {len(data.test):,} (positive {data.test.labels.mean():.1%})")
-    return [train_one(settings, shop, data, name, data_end, encoder_options)[0] for name in models]
+    metas = []
+    for name in models:
+        task = data
+        if name.startswith("encoder") and encoder_val_rows:
+            task = dataclasses.replace(data, val=data.val.sample(encoder_val_rows))
+        metas.append(train_one(settings, shop, task, name, data_end, encoder_options)[0])
+    return metas
 
 
 def print_metrics(metas: list[ModelMeta]) -> None:
@@ -124,8 +133,9 @@ def train_behavior_command(
     lr: float = typer.Option(5e-5, help="Encoder: learning rate of the encoder weights."),
     eval_every: int | None = typer.Option(None, help="Encoder: steps between validations."),
     max_train_rows: int | None = typer.Option(None, help="Encoder: subsample training rows."),
-    max_val_rows: int | None = typer.Option(
-        None, help="Encoder: subsample validation rows for early stopping."),
+    val_rows: int | None = typer.Option(
+        None, help="Encoder: validate (early stopping and reported val metrics) on this many "
+        "sampled validation rows; the test split is always scored whole."),
     bf16: bool | None = typer.Option(None, "--bf16/--no-bf16",
                                      help="Encoder: force bf16 autocast on/off (default: timed)."),
 ) -> None:
@@ -138,9 +148,9 @@ def train_behavior_command(
         raise typer.BadParameter(str(err)) from err
     encoder_options = {"max_length": max_length, "epochs": epochs, "batch_size": batch_size,
                        "lr": lr, "eval_every": eval_every, "max_train_rows": max_train_rows,
-                       "max_val_rows": max_val_rows, "bf16": bf16}
+                       "bf16": bf16}
     try:
-        metas = train_behavior(settings, spec, model, shop, encoder_options)
+        metas = train_behavior(settings, spec, model, shop, encoder_options, val_rows)
     except TaskDataError as err:
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from err

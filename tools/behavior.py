@@ -1,0 +1,205 @@
+"""`predict_behavior`: how likely a user is to purchase, churn or click, and why.
+
+Scores come from the newest servable (tabular) model of the task, applied to features built
+from the warehouse *as it is now* (cutoff = midnight after its last event), so a new event for
+the user changes the next prediction. Churn within H days is 1 - P(purchase within H days),
+served by the purchase model of that horizon. `population_scores` scores every current user
+once per warehouse state and model version (the percentile, and the segment tool's
+propensity filters, read it).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from finetune.behavior.artifacts import ModelMeta, latest_servable, trained_tasks
+from finetune.behavior.tabular import BIAS, TabularModel
+from knowledge import warehouse
+from knowledge.features import build_features, data_cutoff, describe_feature
+from knowledge.settings import Settings
+from tools.registry import ToolContext, ToolError, tool
+
+Event = Literal["purchase", "churn", "click"]
+DEFAULT_HORIZON = {"purchase": 30, "churn": 90, "click": 30}
+TOP_FACTORS = 5
+
+
+class PredictBehaviorArgs(BaseModel):
+    user_id: str = Field(..., min_length=1, description="The user to score.")
+    event: Event = Field("purchase", description="purchase: buys within the horizon; churn: does "
+                         "NOT buy within it; click: views a product within it.")
+    horizon_days: int | None = Field(None, ge=1, le=365, description="Days ahead (default 30; "
+                                     "90 for churn).")
+
+
+@dataclass(frozen=True)
+class Served:
+    folder: Path
+    meta: ModelMeta
+    model: TabularModel
+    churn: bool  # report 1 - P(purchase)
+
+
+_lock = threading.Lock()
+_models: dict[Path, TabularModel] = {}
+_features: dict[tuple, pd.DataFrame] = {}
+_scores: dict[tuple, pd.DataFrame] = {}
+
+
+def _task(event: str, horizon_days: int | None) -> tuple[str, bool]:
+    """(artifact task name, whether to complement) for a tool event."""
+    horizon = horizon_days or DEFAULT_HORIZON[event]
+    kind = "click" if event == "click" else "purchase"
+    return f"{kind}_{horizon}d", event == "churn"
+
+
+def served_model(settings: Settings, event: str = "purchase",
+                 horizon_days: int | None = None) -> Served:
+    """The model that answers (event, horizon) for the active shop, or a ToolError saying how
+    to train it and which horizons exist."""
+    if event not in DEFAULT_HORIZON:
+        raise ToolError(f"unsupported event {event!r}; use one of {', '.join(DEFAULT_HORIZON)}")
+    task, churn = _task(event, horizon_days)
+    found = latest_servable(settings, settings.shop, task)
+    if found is None:
+        kind = task.split("_")[0]
+        have = [t.split("_")[1].removesuffix("d") for t in trained_tasks(settings, settings.shop)
+                if t.startswith(kind + "_") and latest_servable(settings, settings.shop, t)]
+        horizon = task.split("_")[1].removesuffix("d")
+        hint = (f"trained horizons for {event}: {', '.join(have)} days" if have
+                else f"no {event} model is trained for shop {settings.shop!r}")
+        raise ToolError(
+            f"unsupported horizon {horizon} days for {event} ({hint}); train one with "
+            f"`shopmind train behavior --shop {settings.shop} --event {kind} --horizon {horizon}`")
+    folder, meta = found
+    with _lock:
+        if folder not in _models:
+            _models[folder] = TabularModel.load(folder)
+        return Served(folder, meta, _models[folder], churn)
+
+
+def _state(settings: Settings) -> tuple:
+    """Changes whenever the warehouse file (or its write-ahead log) changes."""
+    path = Path(settings.warehouse)
+    wal = Path(f"{path}.wal")
+    stamp = [path.stat().st_mtime_ns, path.stat().st_size]
+    if wal.exists():
+        stamp += [wal.stat().st_mtime_ns, wal.stat().st_size]
+    return (str(path.resolve()), *stamp)
+
+
+def open_shop(settings: Settings):
+    try:
+        return warehouse.connect(settings.warehouse)
+    except warehouse.WarehouseMissingError as err:
+        raise ToolError(str(err)) from err
+
+
+def _probability(served: Served, features: pd.DataFrame) -> np.ndarray:
+    p = served.model.predict(features)
+    return 1 - p if served.churn else p
+
+
+def features_now(settings: Settings, categories: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every current user's features, cached per warehouse state (read-only: do not modify)."""
+    key = (_state(settings), categories)
+    with _lock:
+        if key in _features:
+            return _features[key]
+    con = open_shop(settings)
+    try:
+        features = build_features(con, data_cutoff(con), categories=categories)
+    finally:
+        con.close()
+    with _lock:
+        for old in [k for k in _features if k[0] != key[0]]:  # older states are stale
+            del _features[old]
+        _features[key] = features
+    return features
+
+
+def population_scores(settings: Settings, event: str = "purchase",
+                      horizon_days: int = 30) -> pd.DataFrame:
+    """Every current user's probability (columns user_id, probability) as of now."""
+    served = served_model(settings, event, horizon_days)
+    key = (_state(settings), str(served.folder), served.churn)
+    with _lock:
+        if key in _scores:
+            return _scores[key]
+    features = features_now(settings, tuple(served.meta.categories))
+    scores = pd.DataFrame({"user_id": features.index.astype(str),
+                           "probability": _probability(served, features)})
+    with _lock:
+        for old in [k for k in _scores if k[0] != key[0]]:
+            del _scores[old]
+        _scores[key] = scores
+    return scores
+
+
+def _factors(served: Served, features: pd.DataFrame) -> list[dict]:
+    """The largest log-odds contributions to this score (signs flipped for churn)."""
+    contrib = served.model.contributions(features).iloc[0].drop(BIAS)
+    if served.churn:
+        contrib = -contrib
+    top = contrib.reindex(contrib.abs().sort_values(ascending=False).index)[:TOP_FACTORS]
+    row = features.iloc[0]
+    return [{"feature": name, "meaning": describe_feature(name),
+             "value": None if pd.isna(row[name]) else round(float(row[name]), 3),
+             "effect": round(float(effect), 4),
+             "direction": "raises" if effect > 0 else "lowers"}
+            for name, effect in top.items() if effect != 0]
+
+
+def predict(settings: Settings, user_id: str, event: str = "purchase",
+            horizon_days: int | None = None) -> dict:
+    served = served_model(settings, event, horizon_days)
+    con = open_shop(settings)
+    try:
+        known = con.execute("SELECT 1 FROM users WHERE user_id = $u UNION ALL "
+                            "SELECT 1 FROM events WHERE user_id = $u LIMIT 1",
+                            {"u": user_id}).fetchone()
+        if known is None:
+            raise ToolError(f"unknown user {user_id!r} in shop {settings.shop!r}; check the id "
+                            "(get_user_profile or query_segment can find users)")
+        cutoff = data_cutoff(con)
+        features = build_features(con, cutoff, users=[user_id], categories=served.meta.categories)
+    finally:
+        con.close()
+    if features.empty:
+        raise ToolError(f"user {user_id!r} has no activity before {cutoff:%Y-%m-%d}, so there is "
+                        "nothing to base a prediction on")
+    probability = float(_probability(served, features)[0])
+    population = population_scores(settings, event, served.meta.horizon_days)["probability"]
+    test = served.meta.metrics.get("test", {})
+    return {
+        "user_id": user_id,
+        "event": event,
+        "horizon_days": served.meta.horizon_days,
+        "probability": round(probability, 4),
+        "percentile": round(float((population <= probability).mean() * 100), 1),
+        "population": int(len(population)),
+        "top_factors": _factors(served, features),
+        "model": {"name": served.meta.model, "version": served.meta.version,
+                  "trained_at": served.meta.created_at,
+                  "test_roc_auc": round(test["roc_auc"], 4) if test else None},
+        "data_cutoff": f"{cutoff:%Y-%m-%d %H:%M}",
+        "model_data_end": served.meta.data_end,
+        "computed_at": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+@tool("predict_behavior",
+      "Probability that a user purchases, churns (does not purchase) or clicks within the next "
+      "horizon_days, with their percentile among current users, the top factors behind the "
+      "score, the model version and the data cut-off.",
+      PredictBehaviorArgs, roles={"operator"})
+def predict_behavior(ctx: ToolContext, args: PredictBehaviorArgs) -> dict:
+    return predict(ctx.settings, args.user_id.strip(), args.event, args.horizon_days)
