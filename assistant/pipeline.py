@@ -77,11 +77,24 @@ def _build_uplift(settings: Settings) -> str:
                      for m in metas)
 
 
+def _behavior_done(settings: Settings) -> bool:
+    from finetune.behavior.train import is_current
+
+    return is_current(settings)
+
+
+def _build_behavior(settings: Settings) -> str:
+    from finetune.behavior.train import train_default
+
+    return "; ".join(train_default(settings))
+
+
 STAGES: list[Stage] = [
     Stage("warehouse", _warehouse_done, _build_warehouse),
     Stage("knowledge index", _knowledge_done, _build_knowledge),
     Stage("recommendations", _recommend_done, _build_recommend),
     Stage("uplift", _uplift_done, _build_uplift),
+    Stage("behaviour models", _behavior_done, _build_behavior),
 ]
 
 

@@ -4,8 +4,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from finetune.behavior.data import TaskSpec
-from finetune.behavior.train import train_behavior
+from finetune.behavior.train import is_current, train_default
 from tools.behavior import population_scores, predict
 from tools.profile import profile
 from tools.registry import ToolContext, ToolError, get_tool
@@ -13,14 +12,17 @@ from tools.registry import ToolContext, ToolError, get_tool
 
 @pytest.fixture(scope="module")
 def trained_shop(small_shop, tmp_path_factory):
-    """The small synthetic shop with a copy of its warehouse and LightGBM purchase/click models."""
+    """The small synthetic shop (a copy of its warehouse) after the `shopmind up` behaviour stage:
+    LightGBM purchase and click models."""
     root = tmp_path_factory.mktemp("behaviour_tools")
     shutil.copy(small_shop.warehouse, root / "shop.duckdb")
     shop = small_shop.model_copy(update={"warehouse_path": root / "shop.duckdb",
                                          "artifacts_dir": root / "artifacts"})
-    for event in ("purchase", "click"):
-        train_behavior(shop, TaskSpec(event=event, horizon_days=30, train_cutoffs=2, step_days=15),
-                       ["lightgbm"])
+    assert not is_current(shop)
+    summary = train_default(shop)  # what `shopmind up` runs
+    assert summary[0].startswith("purchase_30d (test AUC") and summary[2].startswith("click_30d")
+    assert "purchase_90d skipped: no training cutoff left" in summary[1]  # 120 days of history
+    assert is_current(shop)
     return shop
 
 

@@ -156,3 +156,37 @@ def train_behavior_command(
         raise typer.Exit(2) from err
     print_metrics(metas)
     console.print(f"saved under {settings.artifacts_dir / 'behavior' / (shop or settings.shop)}")
+
+
+DEFAULT_TASKS = [TaskSpec(event="purchase", horizon_days=30),
+                 TaskSpec(event="purchase", horizon_days=90),  # churn = 1 - P(purchase, 90 d)
+                 TaskSpec(event="click", horizon_days=30)]
+
+
+def _data_end(settings: Settings) -> str | None:
+    con = warehouse.connect(settings.warehouse)
+    try:
+        last = con.execute("SELECT max(ts) FROM events").fetchone()[0]
+    finally:
+        con.close()
+    return None if last is None else f"{last:%Y-%m-%d %H:%M:%S}"
+
+
+def is_current(settings: Settings) -> bool:
+    """Whether the active shop's default purchase model exists and saw the current data."""
+    from finetune.behavior.artifacts import latest_servable
+
+    found = latest_servable(settings, settings.shop, DEFAULT_TASKS[0].name)
+    return found is not None and found[1].data_end == _data_end(settings)
+
+
+def train_default(settings: Settings) -> list[str]:
+    """LightGBM for each default task the shop's data supports (the `shopmind up` stage)."""
+    done = []
+    for spec in DEFAULT_TASKS:
+        try:
+            (meta,) = train_behavior(settings, spec, ["lightgbm"])
+            done.append(f"{meta.task} (test AUC {meta.metrics['test']['roc_auc']:.3f})")
+        except TaskDataError as err:
+            done.append(f"{spec.name} skipped: {err}")
+    return done
