@@ -56,6 +56,8 @@ def import_command(
     for name, count in report.rows.items():
         table.add_row(name, f"{count:,}")
     console.print(table)
+    if report.raw:
+        console.print("  raw file counts: " + ", ".join(f"{k} {v:,}" for k, v in report.raw.items()))
     for reason, count in report.dropped.items():
         console.print(f"  skipped/changed {count:,} raw rows: {reason}")
     for note in report.notes:
@@ -71,9 +73,16 @@ def stats_command(
     settings: Settings = ctx.obj
     path = settings.warehouse_for(shop) if shop else settings.warehouse
     con = warehouse.connect(path)
-    table = Table("table", "rows", "first", "last", title=str(path))
+    imports = con.execute("SELECT source, max(imported_at) FROM imports GROUP BY 1 ORDER BY 2"
+                          ).fetchall()
+    caption = "imported: " + ", ".join(f"{s} ({t:%Y-%m-%d %H:%M})" for s, t in imports)
+    table = Table("table", "rows", "first", "last", title=str(path),
+                  caption=caption if imports else "nothing imported yet")
+    table.columns[1].justify = "right"
     for row in warehouse.table_stats(con):
-        table.add_row(row["table"], f"{row['rows']:,}", str(row["first"] or ""), str(row["last"] or ""))
+        first, last = (f"{t:%Y-%m-%d %H:%M:%S}" if t else "" for t in (row["first"], row["last"]))
+        table.add_row(row["table"], f"{row['rows']:,}", first, last,
+                      style=None if row["rows"] else "dim")
     console.print(table)
     con.close()
 

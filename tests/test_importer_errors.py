@@ -102,6 +102,13 @@ def test_bad_tau_file_names_file_and_problem(tau_copy, settings, name, content, 
     assert problem in str(err.value)
 
 
+def test_truncated_tau_orders_gzip_is_named(tau_copy, settings):
+    data = (tau_copy / "orders.json.gz").read_bytes()
+    (tau_copy / "orders.json.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFileError, match="orders.json.gz: cannot be read, the file is corrupt"):
+        import_source(settings, "tau_bench_retail", path=tau_copy, into=settings.warehouse)
+
+
 def test_tau_record_with_a_wrong_field_is_located(tau_copy, settings):
     orders = json.loads(gzip.decompress((tau_copy / "orders.json.gz").read_bytes()))
     orders["#W2611340"]["items"][1]["price"] = "cheap"
@@ -175,4 +182,6 @@ def test_cli_import_and_stats_on_a_small_file(tmp_path):
     stats = shopmind("--set", "warehouse_dir=wh", "data", "stats", "--shop", "online_retail",
                      cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
+    assert "raw file counts: lines 7, invoices 6" in done.stdout
     assert "2010-12-01 08:26:00" in stats.stdout and "2010-12-01 09:01:00" in stats.stdout
+    assert "imported: online_retail (" in stats.stdout

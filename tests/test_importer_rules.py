@@ -75,6 +75,8 @@ def test_online_retail_drops_guests_fees_bad_prices_and_keeps_cancellations(tmp_
     ]
     assert rows(con, "SELECT product_id, title, price FROM products") == [
         ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 2.55)]
+    online_retail.run(con, tmp_path, settings)  # importing again replaces, never duplicates
+    assert rows(con, "SELECT count(*) FROM order_items") == [(3,)]
 
 
 @pytest.mark.parametrize("description, category", [

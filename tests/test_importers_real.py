@@ -16,21 +16,30 @@ import pytest
 from knowledge.cli import import_source
 from knowledge.importers import ImportReport
 from knowledge.importers.base import read_json
-from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from knowledge.settings import Settings
+from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 
 pytestmark = pytest.mark.realdata
 SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets").resolve()
 
 
-def _import(source: str, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """`imported(source)` -> (read-only connection, report); each source imported once."""
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/datasets is not beside the repository")
-    root = tmp_path_factory.mktemp(source)
-    settings = Settings(data_dir=SHARED_DATA, warehouse_dir=root)
-    path, report = import_source(settings, source)
-    con = duckdb.connect(str(path), read_only=True)
-    return con, report
+    done: dict[str, tuple[duckdb.DuckDBPyConnection, ImportReport]] = {}
+
+    def get(source: str) -> tuple[duckdb.DuckDBPyConnection, ImportReport]:
+        if source not in done:
+            settings = Settings(data_dir=SHARED_DATA, warehouse_dir=tmp_path_factory.mktemp(source))
+            path, report = import_source(settings, source)
+            done[source] = duckdb.connect(str(path), read_only=True), report
+        return done[source]
+
+    yield get
+    for con, _ in done.values():
+        con.close()
 
 
 def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -39,15 +48,8 @@ def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 # --- Online Retail ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def retail(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, ImportReport]:
-    con, report = _import("online_retail", tmp_path_factory)
-    yield con, report
-    con.close()
-
-
-def test_online_retail_raw_counts_match_source_md(retail):
-    _, report = retail
+def test_online_retail_raw_counts_match_source_md(imported):
+    _, report = imported("online_retail")
     assert report.raw == {
         "lines": 541_909, "invoices": 25_900, "stock_codes": 4_070, "customers": 4_372,
         "countries": 38, "lines_without_customer": 135_080, "cancellation_lines": 9_288,
@@ -56,8 +58,8 @@ def test_online_retail_raw_counts_match_source_md(retail):
     assert report.dropped["no CustomerID: guest line (dropped)"] == 135_080
 
 
-def test_online_retail_every_raw_line_is_kept_or_counted_as_dropped(retail):
-    con, report = retail
+def test_online_retail_every_raw_line_is_kept_or_counted_as_dropped(imported):
+    con, report = imported("online_retail")
     dropped = sum(n for reason, n in report.dropped.items() if reason.endswith("(dropped)"))
     assert dropped + count(con, "SELECT count(*) FROM order_items") == 541_909
     cancelled_lines = count(con, "SELECT count(*) FROM order_items JOIN orders USING (order_id) "
@@ -68,8 +70,8 @@ def test_online_retail_every_raw_line_is_kept_or_counted_as_dropped(retail):
         count(con, "SELECT count(*) FROM order_items") - cancelled_lines)
 
 
-def test_online_retail_users_orders_and_time_range(retail):
-    con, _ = retail
+def test_online_retail_users_orders_and_time_range(imported):
+    con, _ = imported("online_retail")
     assert count(con, "SELECT count(*) FROM users") == 4_372
     assert count(con, "SELECT count(DISTINCT country) FROM users") <= 38
     assert con.execute("SELECT min(ts), max(ts) FROM events").fetchone() == (
@@ -80,8 +82,8 @@ def test_online_retail_users_orders_and_time_range(retail):
                       "AND status <> 'cancelled'") == 0
 
 
-def test_online_retail_kept_lines_are_clean(retail):
-    con, _ = retail
+def test_online_retail_kept_lines_are_clean(imported):
+    con, _ = imported("online_retail")
     assert count(con, "SELECT count(*) FROM order_items WHERE quantity <= 0 OR unit_price <= 0") == 0
     assert count(con, "SELECT count(*) FROM orders WHERE user_id IS NULL") == 0
     assert count(con, "SELECT count(*) FROM order_items "
@@ -96,8 +98,8 @@ def test_online_retail_kept_lines_are_clean(retail):
     assert mismatched == 0
 
 
-def test_online_retail_products_have_title_category_and_median_price(retail):
-    con, _ = retail
+def test_online_retail_products_have_title_category_and_median_price(imported):
+    con, _ = imported("online_retail")
     title, category, price, description = con.execute(
         "SELECT title, category, price, description FROM products WHERE product_id = '85123A'"
     ).fetchone()
@@ -110,15 +112,8 @@ def test_online_retail_products_have_title_category_and_median_price(retail):
 
 # --- Hillstrom -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def hillstrom(tmp_path_factory):
-    con, report = _import("hillstrom", tmp_path_factory)
-    yield con, report
-    con.close()
-
-
-def test_hillstrom_arms_and_outcome_means_match_source_md(hillstrom):
-    con, report = hillstrom
+def test_hillstrom_arms_and_outcome_means_match_source_md(imported):
+    con, report = imported("hillstrom")
     assert report.raw == {"customers": 64_000, "arm_no_email": 21_306,
                           "arm_mens_email": 21_307, "arm_womens_email": 21_387}
     assert count(con, "SELECT count(*) FROM users") == 64_000
@@ -130,8 +125,8 @@ def test_hillstrom_arms_and_outcome_means_match_source_md(hillstrom):
                      "no_email": (0.1062, 0.00573, 0.6528)}
 
 
-def test_hillstrom_campaign_is_randomised_with_control_first_and_covariates(hillstrom):
-    con, _ = hillstrom
+def test_hillstrom_campaign_is_randomised_with_control_first_and_covariates(imported):
+    con, _ = imported("hillstrom")
     channel, randomized, arms = con.execute(
         "SELECT channel, randomized, arms FROM campaigns").fetchone()
     assert (channel, randomized, json.loads(arms)) == (
@@ -148,19 +143,12 @@ def test_hillstrom_campaign_is_randomised_with_control_first_and_covariates(hill
 
 # --- tau-bench retail ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tau(tmp_path_factory):
-    con, report = _import("tau_bench_retail", tmp_path_factory)
-    yield con, report
-    con.close()
-
-
 def _tau_json(name: str) -> dict:
     return read_json(SHARED_DATA / "tau_bench_retail" / name)
 
 
-def test_tau_counts_match_source_md(tau):
-    con, report = tau
+def test_tau_counts_match_source_md(imported):
+    con, report = imported("tau_bench_retail")
     assert report.raw == {
         "users": 500, "orders": 1_000, "products": 50, "variants": 591, "rules": 7,
         "orders_pending": 423, "orders_processed": 102, "orders_delivered": 373,
@@ -170,33 +158,33 @@ def test_tau_counts_match_source_md(tau):
         "users": 500, "orders": 1_000, "products": 50, "product_variants": 591}
 
 
-def test_tau_every_user_round_trips(tau):
-    con, _ = tau
+def test_tau_every_user_round_trips(imported):
+    con, _ = imported("tau_bench_retail")
     users = _tau_json("users.json")
     assert all(get_user_record(con, uid) == record for uid, record in users.items())
 
 
-def test_tau_every_order_round_trips(tau):
-    con, _ = tau
+def test_tau_every_order_round_trips(imported):
+    con, _ = imported("tau_bench_retail")
     orders = _tau_json("orders.json.gz")
     assert all(get_order_record(con, oid) == record for oid, record in orders.items())
 
 
-def test_tau_every_product_round_trips(tau):
-    con, _ = tau
+def test_tau_every_product_round_trips(imported):
+    con, _ = imported("tau_bench_retail")
     products = _tau_json("products.json")
     assert all(get_product_record(con, pid) == record for pid, record in products.items())
 
 
-def test_tau_unknown_ids_give_none(tau):
-    con, _ = tau
+def test_tau_unknown_ids_give_none(imported):
+    con, _ = imported("tau_bench_retail")
     assert get_user_record(con, "nobody_0000") is None
     assert get_order_record(con, "#W0000000") is None
     assert get_product_record(con, "0") is None
 
 
-def test_tau_policy_and_rules_are_documents(tau):
-    con, _ = tau
+def test_tau_policy_and_rules_are_documents(imported):
+    con, _ = imported("tau_bench_retail")
     docs = dict(con.execute("SELECT doc_id, text FROM documents "
                             "WHERE source = 'tau-bench retail policy'").fetchall())
     assert set(docs) == {"tau/policy", "tau/rules"}
@@ -206,15 +194,8 @@ def test_tau_policy_and_rules_are_documents(tau):
 
 # --- Taobao ----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def taobao(tmp_path_factory):
-    con, report = _import("taobao", tmp_path_factory)
-    yield con, report
-    con.close()
-
-
-def test_taobao_counts_match_source_md(taobao):
-    con, report = taobao
+def test_taobao_counts_match_source_md(imported):
+    con, report = imported("taobao")
     assert report.raw == {
         "events": 84_287, "users": 814, "items": 55_233, "categories": 2_911,
         "events_pv": 75_693, "events_cart": 4_494, "events_fav": 2_351, "events_buy": 1_749,
@@ -229,8 +210,8 @@ def test_taobao_counts_match_source_md(taobao):
         True, datetime(2017, 12, 3, 23, 59, 23))
 
 
-def test_taobao_event_types_and_titles(taobao):
-    con, _ = taobao
+def test_taobao_event_types_and_titles(imported):
+    con, _ = imported("taobao")
     assert {r[0] for r in con.execute("SELECT DISTINCT event_type FROM events").fetchall()} == {
         "view", "cart", "fav", "purchase"}
     assert con.execute("SELECT title, category, price FROM products WHERE product_id = '2268318'"
@@ -238,8 +219,8 @@ def test_taobao_event_types_and_titles(taobao):
     assert count(con, "SELECT count(*) FROM events e ANTI JOIN products p USING (product_id)") == 0
 
 
-def test_taobao_sessions_split_at_30_minute_gaps(taobao):
-    con, _ = taobao
+def test_taobao_sessions_split_at_30_minute_gaps(imported):
+    con, _ = imported("taobao")
     # Inside a session no gap exceeds 30 minutes; between a user's sessions every gap does.
     gaps = con.execute("""
         SELECT max(gap) FILTER (WHERE same), min(gap) FILTER (WHERE NOT same) FROM (
