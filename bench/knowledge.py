@@ -13,12 +13,10 @@ bench/results/knowledge.json.
 from __future__ import annotations
 
 import json
-import platform
 import re
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import write_results
 from knowledge.docs import Passage, chunk, default_policy
 
 QUESTIONS = REPO / "bench" / "data" / "knowledge_questions.jsonl"
@@ -111,14 +110,8 @@ def main() -> None:
         table.add_row(name, f"{r['recall@1']:.3f}", f"{r['recall@3']:.3f}", f"{r['mrr']:.3f}",
                       f"{r['median_query_ms']:.1f}")
     Console().print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "knowledge retrieval on the default shop policy",
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
-        "questions": len(questions), "passages": len(passages), "results": results,
-    }, indent=2))
-    print(f"wrote {RESULTS.relative_to(REPO)}")
+    write_results(RESULTS, "knowledge retrieval on the default shop policy", questions=len(questions),
+                  passages=len(passages), results=results)
 
 
 if __name__ == "__main__":
