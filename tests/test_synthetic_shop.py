@@ -234,3 +234,25 @@ def test_tiny_shop_still_builds(settings):
     tables = generate(settings.model_copy(update={"synthetic_users": 1, "synthetic_products": 1,
                                                   "synthetic_days": 63})).tables
     assert len(tables["users"]) == 1 and len(tables["products"]) == 1
+
+
+def test_closed_form_session_and_purchase_chances_match_the_simulation():
+    """The campaign's true uplift relies on these two formulas being exact."""
+    from knowledge.synthetic import behaviour
+    from knowledge.synthetic.catalogue import make_catalogue
+    from knowledge.synthetic.common import rng_for
+    from knowledge.synthetic.timeline import Timeline
+
+    timeline = Timeline.ending(pd.Timestamp("2026-10-31").date(), 90)
+    catalogue = make_catalogue(60, rng_for(0, "catalogue"))
+    signup = rng_for(0, "signup").integers(-300, 90, size=20000)
+    traits = behaviour.draw_traits(signup, catalogue, rng_for(0, "traits"))
+    activity = behaviour.simulate(timeline, catalogue, traits, rng_for(0, "sessions"))
+    poisson = (activity.sessions["kind"] != "signup").to_numpy()
+    sessions = activity.sessions[poisson]
+    window = ((sessions["day"] >= 50) & (sessions["day"] < 64)).sum()
+    expected = behaviour.expected_sessions(traits, timeline.intensity, 50, 64).sum()
+    assert abs(window - expected) < 4 * np.sqrt(expected)
+    bought = behaviour.purchased_sessions(activity)[poisson].sum()
+    chance = behaviour.purchase_probability(traits)[sessions["user"].to_numpy()]
+    assert abs(bought - chance.sum()) < 4 * np.sqrt((chance * (1 - chance)).sum())
