@@ -12,7 +12,7 @@ import pytest
 
 from knowledge import warehouse
 from knowledge.settings import Settings, SettingsError
-from knowledge.synthetic.shop import generate
+from knowledge.synthetic.shop import Shop, generate
 
 TOOL_TABLES = ["users", "products", "product_variants", "orders", "order_items", "payment_methods",
                "payments", "fulfillments", "events", "campaigns", "campaign_assignments"]
@@ -26,12 +26,17 @@ def shop(small_shop: Settings) -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture(scope="module")
-def year(tmp_path_factory) -> dict[str, pd.DataFrame]:
+def year_shop(tmp_path_factory) -> Shop:
     """A full year with enough customers to measure the campaign (a few seconds)."""
     root = tmp_path_factory.mktemp("year")
     settings = Settings(warehouse_dir=root, artifacts_dir=root, synthetic_users=4000,
                         synthetic_products=120, synthetic_days=365)
-    return generate(settings).tables
+    return generate(settings)
+
+
+@pytest.fixture(scope="module")
+def year(year_shop: Shop) -> dict[str, pd.DataFrame]:
+    return year_shop.tables
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str):
@@ -195,6 +200,16 @@ def test_observed_lift_matches_mean_true_uplift(year):
         se = np.sqrt(treated["conversion"].var() / len(treated) + control.var() / len(control))
         assert abs(lift - treated["true_uplift"].mean()) < 3.5 * se, arm
     assert (a.loc[a["arm"] == "control", "true_uplift"] == 0).all()
+
+
+def test_each_arm_converts_at_its_baseline_plus_true_uplift(year_shop):
+    a = year_shop.tables["campaign_assignments"]
+    expected = year_shop.baseline.loc[a["user_id"]].to_numpy() + a["true_uplift"].to_numpy()
+    for arm in ("control", "email", "coupon"):
+        rows = (a["arm"] == arm).to_numpy()
+        p = expected[rows]
+        z = (a["conversion"].to_numpy()[rows].sum() - p.sum()) / np.sqrt((p * (1 - p)).sum())
+        assert abs(z) < 3.5, arm
 
 
 def test_true_uplift_is_heterogeneous_and_explained_by_covariates(year):

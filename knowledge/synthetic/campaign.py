@@ -60,7 +60,8 @@ NEVER_BOUGHT_RECENCY = 365
 @dataclass
 class Campaign:
     campaigns: pd.DataFrame
-    assignments: pd.DataFrame  # without outcomes: user index, arm, covariates, true_uplift
+    # without outcomes: user index, arm, covariates, true_uplift, baseline (p0, not published)
+    assignments: pd.DataFrame
     suppressed: np.ndarray  # session labels whose checkout the campaign prevented
     added: Activity  # campaign and visit sessions
 
@@ -178,7 +179,7 @@ def run_campaign(activity: Activity, lines: pd.DataFrame, catalogue: Catalogue, 
             "true_uplift is the exact effect of the arm received on P(conversion)."),
     }])
     assignments = pd.DataFrame({
-        "user": eligible, "arm": arm, "true_uplift": np.round(tau, 6),
+        "user": eligible, "arm": arm, "true_uplift": np.round(tau, 6), "baseline": p0,
         "covariates": [json.dumps(r) for r in x.astype(object).where(x.notna(), None).to_dict("records")],
     })
     return Campaign(campaigns, assignments, suppressed.to_numpy(),

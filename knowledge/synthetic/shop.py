@@ -23,6 +23,8 @@ MAX_ROWS = 200_000  # customers or products: order and payment ids have 7 digits
 @dataclass
 class Shop:
     tables: dict[str, pd.DataFrame]  # warehouse table name -> rows
+    # campaign user_id -> exact P(conversion) without treatment (p0); for checks, not stored
+    baseline: pd.Series
     notes: list[str] = field(default_factory=list)
 
 
@@ -90,4 +92,5 @@ def generate(settings: Settings) -> Shop:
     churned = int((traits.active_to < timeline.days).sum())
     notes = [f"history {timeline.start:%Y-%m-%d} .. {timeline.end:%Y-%m-%d} (exclusive), seed {seed}",
              f"{churned} of {len(traits.rate)} customers churn within the history"]
-    return Shop(tables, notes + _campaign_notes(assignments))
+    baseline = pd.Series(test.assignments["baseline"].to_numpy(), index=assignments["user_id"])
+    return Shop(tables, baseline, notes + _campaign_notes(assignments))
