@@ -5,8 +5,12 @@ in DESIGN.md) and picks ``group_by`` from a whitelist. Values only ever travel a
 parameters; column expressions come from constants in this file. ``run_select`` refuses any
 statement that is not one single SELECT before it reaches DuckDB.
 
-The queries read two per-user tables that ``knowledge.segments`` builds from the warehouse
-(``FACTS_SQL`` / ``CATEGORIES_SQL``) and, when a behaviour model exists, ``propensity``.
+The queries read one in-memory table, ``user_facts``, that ``knowledge.segments`` builds from
+the warehouse with ``FACTS_SQL``: a row per user with its orders, spend, recency, the list of
+categories it bought and (once a behaviour model has scored everyone) its purchase probability.
+One wide table keeps every filter a column scan, with no join, also at a million users.
+Country and category values must first be mapped to the stored spelling
+(``SegmentEngine.normalise``); the compiler matches them exactly.
 "Now" is the warehouse's latest event or order time, not the wall clock, so a historical
 dataset such as Online Retail (2010-2011) answers "inactive for 60 days" sensibly.
 """
@@ -121,6 +125,15 @@ WITH o AS (
     SELECT user_id, max(ts) AS last_event_at,
            max(ts) FILTER (WHERE event_type = 'purchase') AS last_purchase_event_at
     FROM events GROUP BY user_id
+), bought AS (  -- categories from purchase events and from order lines, lower-cased
+    SELECT user_id, lower(category) AS category FROM events
+    WHERE event_type = 'purchase' AND category IS NOT NULL
+    UNION
+    SELECT o.user_id, lower(p.category) FROM orders o
+    JOIN order_items i USING (order_id) JOIN products p USING (product_id)
+    WHERE o.user_id IS NOT NULL AND o.status <> 'cancelled' AND p.category IS NOT NULL
+), c AS (
+    SELECT user_id, list(category ORDER BY category) AS categories FROM bought GROUP BY user_id
 )
 SELECT u.user_id,
        coalesce(u.country, o.order_country) AS country,
@@ -128,18 +141,10 @@ SELECT u.user_id,
        coalesce(o.spend, 0)::DOUBLE AS spend,
        o.first_order_at,
        date_diff('day', greatest(o.last_order_at, e.last_purchase_event_at), $now) AS days_since_purchase,
-       date_diff('day', greatest(o.last_order_at, e.last_event_at), $now) AS days_since_seen
-FROM users u LEFT JOIN o USING (user_id) LEFT JOIN e USING (user_id)
-"""
-
-# Who bought which category (lower-cased), from purchase events and from order lines.
-CATEGORIES_SQL = """
-SELECT DISTINCT user_id, lower(category) AS category FROM events
-WHERE event_type = 'purchase' AND category IS NOT NULL
-UNION
-SELECT DISTINCT o.user_id, lower(p.category) FROM orders o
-JOIN order_items i USING (order_id) JOIN products p USING (product_id)
-WHERE o.user_id IS NOT NULL AND o.status <> 'cancelled' AND p.category IS NOT NULL
+       date_diff('day', greatest(o.last_order_at, e.last_event_at), $now) AS days_since_seen,
+       coalesce(c.categories, []::VARCHAR[]) AS categories,
+       CAST(NULL AS DOUBLE) AS probability
+FROM users u LEFT JOIN o USING (user_id) LEFT JOIN e USING (user_id) LEFT JOIN c USING (user_id)
 """
 
 NOW_SQL = "SELECT greatest((SELECT max(ts) FROM events), (SELECT max(ordered_at) FROM orders))"
@@ -176,7 +181,7 @@ GROUPS: dict[str, tuple[str, str | None]] = {
     "spend": _bands("f.spend", [0, 50, 100, 250, 500, 1000, 5000], "none"),
     "recency": _bands("f.days_since_purchase", [0, 31, 91, 181, 366], "never bought", " days",
                       integer=True),
-    "purchase_probability": _bands("p.probability", [0, 0.1, 0.2, 0.3, 0.5, 0.7], "no score"),
+    "purchase_probability": _bands("f.probability", [0, 0.1, 0.2, 0.3, 0.5, 0.7], "no score"),
     "category": ("c.category", None),
     "first_order_month": ("coalesce(strftime(f.first_order_at, '%Y-%m'), 'never')",
                           "coalesce(strftime(f.first_order_at, '%Y-%m'), '0')"),
@@ -195,8 +200,8 @@ class Compiled:
         return {"sql": self.sql.strip(), "params": self.params}
 
 
-def compile_where(filters: SegmentFilters, propensity: bool) -> Compiled:
-    """The FROM + WHERE part over ``user_facts f`` (and ``propensity p`` when available)."""
+def compile_where(filters: SegmentFilters) -> Compiled:
+    """The FROM + WHERE part over ``user_facts f``, values as parameters."""
     where: list[str] = []
     params: list[Any] = []
 
@@ -205,8 +210,7 @@ def compile_where(filters: SegmentFilters, propensity: bool) -> Compiled:
         params.extend(values)
 
     if filters.countries():
-        marks = ", ".join("?" for _ in filters.countries())
-        add(f"lower(f.country) IN ({marks})", *[c.lower() for c in filters.countries()])
+        add(f"f.country IN ({', '.join('?' for _ in filters.countries())})", *filters.countries())
     if filters.min_orders is not None:
         add("f.orders >= ?", filters.min_orders)
     if filters.max_orders is not None:
@@ -220,57 +224,49 @@ def compile_where(filters: SegmentFilters, propensity: bool) -> Compiled:
     if filters.active_within_days is not None:
         add("f.days_since_seen <= ?", filters.active_within_days)
     if filters.purchased_category is not None:
-        add("EXISTS (SELECT 1 FROM user_categories uc WHERE uc.user_id = f.user_id "
-            "AND uc.category = ?)", filters.purchased_category.lower())
+        add("list_contains(f.categories, ?)", filters.purchased_category)
     if filters.min_purchase_probability is not None:
-        add("p.probability >= ?", filters.min_purchase_probability)
+        add("f.probability >= ?", filters.min_purchase_probability)
     if filters.max_purchase_probability is not None:
-        add("p.probability <= ?", filters.max_purchase_probability)
-    source = "user_facts f"
-    if propensity:
-        source += " LEFT JOIN propensity p ON p.user_id = f.user_id"
-    sql = f"FROM {source}" + (f"\nWHERE {' AND '.join(where)}" if where else "")
+        add("f.probability <= ?", filters.max_purchase_probability)
+    sql = "FROM user_facts f" + (f"\nWHERE {' AND '.join(where)}" if where else "")
     return Compiled(sql, params)
 
 
-def _probability_column(propensity: bool) -> str:
-    return "p.probability" if propensity else "CAST(NULL AS DOUBLE)"
-
-
-def summary_query(base: Compiled, propensity: bool) -> Compiled:
-    prob = _probability_column(propensity)
+def summary_query(base: Compiled) -> Compiled:
     sql = f"""SELECT count(*) AS users,
-       sum(f.spend) AS spend_total, avg(f.spend) AS spend_mean, median(f.spend) AS spend_median,
-       quantile_cont(f.spend, 0.9) AS spend_p90,
+       sum(f.spend) AS spend_total, avg(f.spend) AS spend_mean,
+       quantile_cont(f.spend, [0.5, 0.9]) AS spend_quantiles,
        avg(f.orders) AS orders_mean, median(f.orders) AS orders_median,
        avg(f.days_since_purchase) AS recency_days_mean,
        median(f.days_since_purchase) AS recency_days_median,
-       avg({prob}) AS purchase_probability_mean, median({prob}) AS purchase_probability_median
+       avg(f.probability) AS purchase_probability_mean,
+       median(f.probability) AS purchase_probability_median
 {base.sql}"""
     return Compiled(sql, list(base.params))
 
 
-def sample_query(base: Compiled, propensity: bool, limit: int) -> Compiled:
+def sample_query(base: Compiled, limit: int) -> Compiled:
     sql = f"""SELECT f.user_id, f.country, f.orders, round(f.spend, 2) AS spend,
-       f.days_since_purchase, {_probability_column(propensity)} AS purchase_probability
+       f.days_since_purchase, round(f.probability, 4) AS purchase_probability
 {base.sql}
 ORDER BY f.spend DESC, f.user_id
 LIMIT ?"""
     return Compiled(sql, [*base.params, limit])
 
 
-def group_query(base: Compiled, group_by: str, propensity: bool) -> Compiled:
+def group_query(base: Compiled, group_by: str) -> Compiled:
     if group_by not in GROUPS:  # the pydantic Literal already refuses these; keep the SQL safe anyway
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
     label, order = GROUPS[group_by]
     source = base.sql
-    if group_by == "category":
-        source = source.replace("FROM user_facts f", "FROM user_facts f JOIN user_categories c "
-                                "ON c.user_id = f.user_id", 1)
+    if group_by == "category":  # a user counts once per category bought
+        source = source.replace("FROM user_facts f", "FROM user_facts f, unnest(f.categories) "
+                                "AS c(category)", 1)
     sort = f"min({order}), 1" if order else "users DESC, 1"
     sql = f"""SELECT {label} AS "group", count(*) AS users, round(avg(f.spend), 2) AS spend_mean,
-       round(avg(f.orders), 2) AS orders_mean, round(avg({_probability_column(propensity)}), 4)
-       AS purchase_probability_mean
+       round(avg(f.orders), 2) AS orders_mean,
+       round(avg(f.probability), 4) AS purchase_probability_mean
 {source}
 GROUP BY 1
 ORDER BY {sort}

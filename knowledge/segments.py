@@ -1,7 +1,7 @@
 """Segments over a warehouse: per-user facts held in memory, queries, and saved segments.
 
-The warehouse is opened read-only only long enough to copy two small per-user tables into an
-in-memory DuckDB (about 40 bytes a user), then closed again: the file stays free for imports
+The warehouse is opened read-only only long enough to copy one per-user table into an
+in-memory DuckDB (on the order of 100 bytes a user), then closed again: the file stays free for imports
 and the customer-service tools, and every segment query afterwards is a scan over memory.
 The copy is rebuilt when the warehouse file changes (size or modification time).
 """
@@ -19,7 +19,6 @@ import pandas as pd
 
 from knowledge import warehouse
 from knowledge.segment_sql import (
-    CATEGORIES_SQL,
     FACTS_SQL,
     NOW_SQL,
     Compiled,
@@ -66,29 +65,28 @@ class SegmentEngine:
         try:
             now = source.execute(NOW_SQL).fetchall()[0][0]
             facts = source.sql(FACTS_SQL, params={"now": now}).to_arrow_table()
-            cats = source.sql(CATEGORIES_SQL).to_arrow_table()
         finally:
             source.close()
         con = duckdb.connect()
-        for name, table in [("user_facts", facts), ("user_categories", cats)]:
-            con.register("_incoming", table)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _incoming")
-            con.unregister("_incoming")
-        con.execute("CREATE TABLE propensity (user_id VARCHAR, probability DOUBLE)")
+        con.register("_facts", facts)
+        con.execute("CREATE TABLE user_facts AS SELECT * FROM _facts")
+        con.unregister("_facts")
         countries = {r[0].lower(): r[0] for r in con.execute(
             "SELECT DISTINCT country FROM user_facts WHERE country IS NOT NULL").fetchall()}
         categories = {r[0]: r[0] for r in con.execute(
-            "SELECT DISTINCT category FROM user_categories").fetchall()}
+            "SELECT DISTINCT unnest(categories) FROM user_facts").fetchall()}
         users = con.execute("SELECT count(*) FROM user_facts").fetchall()[0][0]
         return cls(Path(path), version, now, con, countries, categories, users)
 
     def set_propensity(self, key: Any, scores: pd.DataFrame) -> None:
-        """Replace the per-user purchase probabilities (``user_id``, ``probability``)."""
+        """Set every user's purchase probability from ``scores`` (``user_id``, ``probability``);
+        users without a score get NULL."""
+        frame = scores[["user_id", "probability"]].astype({"user_id": str, "probability": float})
         with self.lock:
-            self.con.execute("DELETE FROM propensity")
-            frame = scores[["user_id", "probability"]].astype({"user_id": str, "probability": float})
             self.con.register("_scores", frame)
-            self.con.execute("INSERT INTO propensity SELECT user_id, probability FROM _scores")
+            self.con.execute("CREATE OR REPLACE TABLE user_facts AS SELECT f.* REPLACE "
+                             "(s.probability AS probability) FROM user_facts f "
+                             "LEFT JOIN _scores s USING (user_id)")
             self.con.unregister("_scores")
             self.propensity_key = key
 
@@ -115,13 +113,15 @@ class SegmentEngine:
             update["purchased_category"] = key
         return filters.model_copy(update=update)
 
-    def run(self, query: Compiled) -> pd.DataFrame:
+    def run(self, query: Compiled) -> list[dict[str, Any]]:
+        """Rows as dicts (plain Python values; small results, so no DataFrame overhead)."""
         with self.lock:
-            return run_select(self.con, query).df()
+            cursor = run_select(self.con, query)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def members(self, filters: SegmentFilters, propensity: bool) -> list[str]:
-        base = compile_where(self.normalise(filters), propensity)
-        return self.run(members_query(base))["user_id"].tolist()
+    def members(self, filters: SegmentFilters) -> list[str]:
+        return [r["user_id"] for r in self.run(members_query(compile_where(self.normalise(filters))))]
 
 
 _ENGINES: dict[Path, SegmentEngine] = {}

@@ -116,7 +116,7 @@ def test_propensity_filters_need_scores_and_use_them(tiny):
     engine.set_propensity("given", pd.DataFrame({"user_id": ["u1", "u2", "u3"],
                                                  "probability": [0.9, 0.4, 0.1]}))
     filters = SegmentFilters(min_purchase_probability=0.3, max_purchase_probability=0.95)
-    assert engine.members(filters, propensity=True) == ["u1", "u2"]
+    assert engine.members(filters) == ["u1", "u2"]
 
 
 def call(settings: Settings, role: str = "operator", **arguments) -> dict:
@@ -137,7 +137,7 @@ def test_query_segment_tool_returns_numbers_sample_groups_chart_and_sql(tiny):
     assert result["groups"]["rows"][0]["group"] == "United Kingdom"
     assert result["chart"]["x"] == ["United Kingdom"] and result["chart"]["y"] == [1]
     assert Path(result["chart"]["png"]).read_bytes()[:4] == b"\x89PNG"
-    assert result["sql"]["summary"]["params"] == ["united kingdom", 500.0, 60]
+    assert result["sql"]["summary"]["params"] == ["United Kingdom", 500.0, 60]
     assert "shopmind train behavior" in result["notes"][0]
 
 

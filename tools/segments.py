@@ -82,18 +82,16 @@ def _engine(settings: Settings) -> SegmentEngine:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-friendly scalars: NaN -> None, numpy -> Python, floats rounded for reading."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
+    """JSON-friendly values: NaN -> None, floats rounded for reading."""
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 4)
     return value
 
 
-def _records(frame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in rows]
 
 
 def render_chart(rows: list[dict[str, Any]], group_by: str, path: Path) -> None:
@@ -127,14 +125,14 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
     missing = _propensity(settings, engine)
     if missing and (filters.needs_propensity() or group_by == "purchase_probability"):
         raise ToolError(NO_MODEL.format(reason=missing))
-    has_scores = missing is None
-    base = compile_where(filters, has_scores)
-    queries = {"summary": summary_query(base, has_scores),
-               "sample": sample_query(base, has_scores, args.limit),
-               "groups": group_query(base, group_by, has_scores)}
+    base = compile_where(filters)
+    queries = {"summary": summary_query(base), "sample": sample_query(base, args.limit),
+               "groups": group_query(base, group_by)}
     summary, sample, groups = (_records(engine.run(q)) for q in queries.values())
     stats = summary[0]
     count = stats.pop("users")
+    median, p90 = stats.pop("spend_quantiles") or (None, None)
+    stats.update(spend_median=median, spend_p90=p90)
     result = {
         "question": args.question,
         "filters": filters.given(),
@@ -147,7 +145,7 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
         "chart": {"kind": "bar", "title": f"users by {group_by.replace('_', ' ')}",
                   "x": [r["group"] for r in groups], "y": [r["users"] for r in groups], "png": None},
         "sql": {name: q.show() for name, q in queries.items()},
-        "notes": [] if has_scores else [NO_MODEL.format(reason=missing)],
+        "notes": [NO_MODEL.format(reason=missing)] if missing else [],
     }
     if chart and groups:
         key = json.dumps([engine.version, result["filters"], group_by], default=str)
@@ -190,6 +188,6 @@ def resolve_segment(settings: Settings, segment: str | dict | SegmentFilters) ->
     if missing and filters.needs_propensity():
         raise ToolError(NO_MODEL.format(reason=missing))
     try:
-        return engine.members(filters, missing is None)
+        return engine.members(filters)
     except SegmentError as err:
         raise ToolError(str(err)) from err
