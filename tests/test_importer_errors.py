@@ -167,7 +167,7 @@ def test_cli_import_exits_non_zero_with_one_line_error(tmp_path, args, problem):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "online_retail.csv.gz").write_bytes(b"\x1f\x8b\x08broken")
     done = shopmind("--set", "warehouse_dir=wh", *args, cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr
     assert problem in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "wh").exists() or not any((tmp_path / "wh").iterdir())

@@ -128,6 +128,13 @@ def timestamps(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Ser
     return values
 
 
+def most_common(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
+    """The most frequent `value` per `key`, indexed by key (ties: the smallest value)."""
+    counts = frame.groupby([key, value]).size().rename("n").reset_index()
+    counts = counts.sort_values([key, "n", value], ascending=[True, False, True])
+    return counts.drop_duplicates(key).set_index(key)[value]
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
     """Delete every row of `table` and insert `frame` (columns by name; missing ones NULL)."""
     con.execute(f"DELETE FROM {table}")

@@ -21,7 +21,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from knowledge.importers.base import ImportReport, numbers, read_csv, replace_table, timestamps
+from knowledge.importers.base import (
+    ImportReport,
+    most_common,
+    numbers,
+    read_csv,
+    replace_table,
+    timestamps,
+)
 from knowledge.settings import Settings
 
 FILE = "online_retail.csv.gz"
@@ -77,13 +84,6 @@ def category_of(description: str) -> str:
     return next((name for name, pattern in _CATEGORY_PATTERNS if pattern.search(text)), "other")
 
 
-def _mode(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
-    """The most common `value` per `key` (ties: alphabetically first)."""
-    counts = frame.groupby([key, value]).size().rename("n").reset_index()
-    counts = counts.sort_values([key, "n", value], ascending=[True, False, True])
-    return counts.drop_duplicates(key).set_index(key)[value]
-
-
 def _read_lines(path: Path) -> pd.DataFrame:
     text = ["InvoiceNo", "StockCode", "Description", "InvoiceDate", "CustomerID", "Country"]
     raw = read_csv(path, COLUMNS, dtype=dict.fromkeys(text, str), keep_default_na=False,
@@ -98,6 +98,20 @@ def _read_lines(path: Path) -> pd.DataFrame:
         "customer": raw["CustomerID"].str.strip(),
         "country": raw["Country"].str.strip(),
     })
+
+
+def _raw_counts(lines: pd.DataFrame) -> dict[str, int]:
+    """What SOURCE.md counts, computed from the raw lines."""
+    return {
+        "lines": len(lines),
+        "invoices": lines["invoice"].nunique(),
+        "stock_codes": lines["code"].nunique(),
+        "customers": lines["customer"].nunique(),
+        "countries": lines["country"].nunique(),
+        "lines_without_customer": int(lines["customer"].isna().sum()),
+        "cancellation_lines": int(lines["invoice"].str.startswith("C").sum()),
+        "negative_quantity_lines": int((lines["quantity"] < 0).sum()),
+    }
 
 
 def _drop_reasons(lines: pd.DataFrame) -> list[tuple[str, pd.Series]]:
@@ -115,7 +129,7 @@ def _drop_reasons(lines: pd.DataFrame) -> list[tuple[str, pd.Series]]:
 
 def _products(kept: pd.DataFrame) -> pd.DataFrame:
     described = kept.dropna(subset=["description"])
-    products = pd.DataFrame({"title": _mode(described, "code", "description"),
+    products = pd.DataFrame({"title": most_common(described, "code", "description"),
                              "price": kept.groupby("code")["price"].median()})
     products["title"] = products["title"].fillna("stock code " + products.index.to_series())
     products["category"] = products["title"].map(category_of)
@@ -130,17 +144,7 @@ def _products(kept: pd.DataFrame) -> pd.DataFrame:
 
 def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) -> ImportReport:
     lines = _read_lines(Path(source_dir) / FILE)
-    report = ImportReport(source="online_retail")
-    report.raw = {
-        "lines": len(lines),
-        "invoices": lines["invoice"].nunique(),
-        "stock_codes": lines["code"].nunique(),
-        "customers": lines["customer"].nunique(),
-        "countries": lines["country"].nunique(),
-        "lines_without_customer": int(lines["customer"].isna().sum()),
-        "cancellation_lines": int(lines["invoice"].str.startswith("C").sum()),
-        "negative_quantity_lines": int((lines["quantity"] < 0).sum()),
-    }
+    report = ImportReport(source="online_retail", raw=_raw_counts(lines))
     dropped = pd.Series(False, index=lines.index)
     for reason, mask in _drop_reasons(lines):
         report.dropped[reason] = int((mask & ~dropped).sum())
@@ -160,7 +164,7 @@ def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) ->
     kept["title"] = kept["description"].fillna(kept["code"].map(
         products.set_index("product_id")["title"]))
     customers = lines.dropna(subset=["customer"])
-    users = _mode(customers, "customer", "country").rename_axis("user_id").reset_index()
+    users = most_common(customers, "customer", "country").rename_axis("user_id").reset_index()
     by_invoice = kept.groupby("invoice", sort=False)
     orders = pd.DataFrame({
         "user_id": by_invoice["customer"].first(),

@@ -19,7 +19,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from knowledge.importers.base import DataFileError, ImportReport, numbers, read_csv, replace_table
+from knowledge.importers.base import (
+    DataFileError,
+    ImportReport,
+    most_common,
+    numbers,
+    read_csv,
+    replace_table,
+)
 from knowledge.settings import Settings
 
 FILE = "userbehavior_head.csv.gz"
@@ -59,9 +66,7 @@ def sessionize(events: pd.DataFrame, gap: pd.Timedelta = SESSION_GAP) -> pd.Seri
 
 def _products(events: pd.DataFrame) -> pd.DataFrame:
     """One row per item; an item seen under several categories takes its most frequent one."""
-    counts = events.groupby(["product_id", "category"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["product_id", "n", "category"], ascending=[True, False, True])
-    products = counts.drop_duplicates("product_id")[["product_id", "category"]]
+    products = most_common(events, "product_id", "category").reset_index()
     return products.assign(title="item " + products["product_id"]
                            + " (category " + products["category"] + ")")
 
