@@ -10,9 +10,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from knowledge.importers import hillstrom, online_retail, taobao
+from knowledge.importers import DataFileError, hillstrom, online_retail, taobao, tau_bench_retail
 from knowledge.importers.online_retail import category_of
 from knowledge.importers.taobao import sessionize
+from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from knowledge.warehouse import create_schema
 
 RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -133,3 +134,58 @@ def test_hillstrom_names_users_and_maps_arms(tmp_path, con, settings):
     covariates = json.loads(rows(con, "SELECT covariates FROM campaign_assignments "
                                       "WHERE user_id = 'h00002'")[0][0])
     assert covariates["history"] == 329.08 and covariates["zip_code"] == "Rural"
+
+
+def tiny_tau(folder: Path) -> dict:
+    """A one-user, two-order tau-bench folder; returns the records written."""
+    address = {"address1": "1 Main St", "address2": "Apt 2", "city": "Austin", "country": "USA",
+               "state": "TX", "zip": "78701"}
+    item = {"name": "Mug", "product_id": "p1", "item_id": "i1", "price": 9.5,
+            "options": {"color": "red"}}
+    orders = {
+        "#W1": {"order_id": "#W1", "user_id": "ann_lee_1", "address": address, "items": [item],
+                "fulfillments": [{"tracking_id": ["t1"], "item_ids": ["i1"]}],
+                "status": "return requested",
+                "payment_history": [{"transaction_type": "payment", "amount": 9.5,
+                                     "payment_method_id": "gift_card_1"}],
+                "return_items": ["i1"], "return_payment_method_id": "gift_card_1"},
+        "#W0": {"order_id": "#W0", "user_id": "ann_lee_1", "address": address, "items": [item],
+                "fulfillments": [], "status": "cancelled", "cancel_reason": "no longer needed",
+                "payment_history": []},
+    }
+    users = {"ann_lee_1": {
+        "name": {"first_name": "Ann", "last_name": "Lee"}, "address": address,
+        "email": "ann@example.com", "orders": ["#W1", "#W0"],
+        "payment_methods": {"gift_card_1": {"source": "gift_card", "balance": 12.0,
+                                            "id": "gift_card_1"}}}}
+    products = {"p1": {"name": "Mug", "product_id": "p1", "variants": {
+        "i1": {"item_id": "i1", "options": {"color": "red"}, "available": True, "price": 9.5}}}}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "users.json").write_text(json.dumps(users))
+    write_gz(folder / "orders.json.gz", json.dumps(orders))
+    (folder / "products.json").write_text(json.dumps(products))
+    (folder / "policy_wiki.md").write_text("# Policy\n\nBe kind.\n")
+    (folder / "rules.json").write_text(json.dumps(["Confirm first.", "One tool at a time."]))
+    return {"users": users, "orders": orders, "products": products}
+
+
+def test_tau_round_trips_cancel_reasons_and_pending_requests(tmp_path, con, settings):
+    source = tiny_tau(tmp_path / "tau")
+    report = tau_bench_retail.run(con, tmp_path / "tau", settings)
+    assert report.rows["documents"] == 2
+    assert get_user_record(con, "ann_lee_1") == source["users"]["ann_lee_1"]
+    for order_id, record in source["orders"].items():
+        assert get_order_record(con, order_id) == record
+    assert get_product_record(con, "p1") == source["products"]["p1"]
+    assert rows(con, "SELECT text FROM documents WHERE doc_id = 'tau/rules'") == [
+        ("- Confirm first.\n- One tool at a time.",)]
+
+
+def test_tau_user_order_list_must_match_the_orders_file(tmp_path, con, settings):
+    tiny_tau(tmp_path / "tau")
+    users = json.loads((tmp_path / "tau" / "users.json").read_text())
+    users["ann_lee_1"]["orders"] = ["#W0", "#W1"]
+    (tmp_path / "tau" / "users.json").write_text(json.dumps(users))
+    with pytest.raises(DataFileError, match=r"user ann_lee_1 lists orders \['#W0', '#W1'\], but "
+                                            r"the orders file has \['#W1', '#W0'\]"):
+        tau_bench_retail.run(con, tmp_path / "tau", settings)
