@@ -39,7 +39,7 @@ class ImportReport(BaseModel):
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        raise DataFileError(path, "file not found (is data_dir right? see `shopmind config`)")
+        raise DataFileError(path, "file not found (check --path, or data_dir in `shopmind config`)")
     return path
 
 
