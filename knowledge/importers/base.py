@@ -120,6 +120,13 @@ def numbers(path: Path, frame: pd.DataFrame, column: str, integer: bool = False)
     return values.astype("int64") if integer else values.astype(float)
 
 
+def one_of(path: Path, frame: pd.DataFrame, column: str, allowed: list[str]) -> pd.Series:
+    """A required column whose values must be in `allowed`; anything else is an error."""
+    raw = frame[column]
+    _first_bad(path, column, raw, ~raw.isin(allowed), f"one of {', '.join(allowed)}")
+    return raw
+
+
 def timestamps(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:
     """A column of timestamps in format `fmt`; empty or unparsable values are an error."""
     raw = frame[column]

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from knowledge.importers.base import DataFileError, ImportReport, numbers, read_csv, replace_table
+from knowledge.importers.base import ImportReport, numbers, one_of, read_csv, replace_table
 from knowledge.settings import Settings
 
 FILE = "hillstrom.csv.gz"
@@ -31,15 +31,11 @@ def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings) ->
     text = ["history_segment", "zip_code", "channel", "segment"]
     raw = read_csv(path, [*COVARIATES, "segment", *OUTCOMES], dtype=dict.fromkeys(text, str),
                    keep_default_na=False, na_values=[""])
-    unknown = sorted(set(raw["segment"]) - set(ARMS))
-    if unknown:
-        raise DataFileError(path, f"column segment has unknown arm(s) {unknown}; "
-                                  f"expected {', '.join(ARMS)}")
     ints = {c: numbers(path, raw, c, integer=True) for c in ["recency", "mens", "womens", "newbie"]}
     covariates = pd.DataFrame({
         **{c: raw[c] for c in COVARIATES}, **ints, "history": numbers(path, raw, "history")})
     users = pd.DataFrame({"user_id": [f"h{i:05d}" for i in range(1, len(raw) + 1)]})
-    arm = raw["segment"].map(ARMS)
+    arm = one_of(path, raw, "segment", list(ARMS)).map(ARMS)
     assignments = pd.DataFrame({
         "campaign_id": CAMPAIGN_ID,
         "user_id": users["user_id"],

@@ -20,10 +20,10 @@ import duckdb
 import pandas as pd
 
 from knowledge.importers.base import (
-    DataFileError,
     ImportReport,
     most_common,
     numbers,
+    one_of,
     read_csv,
     replace_table,
 )
@@ -40,17 +40,11 @@ SESSION_GAP = pd.Timedelta(minutes=30)
 def _read_events(path: Path) -> pd.DataFrame:
     raw = read_csv(path, COLUMNS, dtype={"behavior_type": str}, keep_default_na=False,
                    na_values=[""])
-    unknown = ~raw["behavior_type"].isin(list(EVENT_TYPES))
-    if unknown.any():
-        row = unknown.idxmax()
-        raise DataFileError(path, f"column behavior_type has {int(unknown.sum()):,} unknown "
-                                  f"value(s), the first {raw['behavior_type'][row]!r} on line "
-                                  f"{row + 2}; expected one of {', '.join(EVENT_TYPES)}")
     ids = {c: numbers(path, raw, c, integer=True).astype(str)
            for c in ("user_id", "item_id", "category_id")}
     return pd.DataFrame({
         "user_id": ids["user_id"], "product_id": ids["item_id"], "category": ids["category_id"],
-        "event_type": raw["behavior_type"].map(EVENT_TYPES),
+        "event_type": one_of(path, raw, "behavior_type", list(EVENT_TYPES)).map(EVENT_TYPES),
         "ts": pd.to_datetime(numbers(path, raw, "timestamp", integer=True), unit="s") + UTC_OFFSET,
     })
 
