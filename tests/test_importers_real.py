@@ -158,22 +158,14 @@ def test_tau_counts_match_source_md(imported):
         "users": 500, "orders": 1_000, "products": 50, "product_variants": 591}
 
 
-def test_tau_every_user_round_trips(imported):
+@pytest.mark.parametrize("file, rebuild", [
+    ("users.json", get_user_record), ("orders.json.gz", get_order_record),
+    ("products.json", get_product_record),
+], ids=["users", "orders", "products"])
+def test_tau_every_record_round_trips(imported, file, rebuild):
     con, _ = imported("tau_bench_retail")
-    users = _tau_json("users.json")
-    assert all(get_user_record(con, uid) == record for uid, record in users.items())
-
-
-def test_tau_every_order_round_trips(imported):
-    con, _ = imported("tau_bench_retail")
-    orders = _tau_json("orders.json.gz")
-    assert all(get_order_record(con, oid) == record for oid, record in orders.items())
-
-
-def test_tau_every_product_round_trips(imported):
-    con, _ = imported("tau_bench_retail")
-    products = _tau_json("products.json")
-    assert all(get_product_record(con, pid) == record for pid, record in products.items())
+    source = _tau_json(file)
+    assert {key: rebuild(con, key) for key in source} == source
 
 
 def test_tau_unknown_ids_give_none(imported):
