@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from knowledge.tau_records import get_order_record, get_user_record
+from knowledge.tau_records import get_order_record
 from tools.registry import ToolContext, ToolError, get_tool
 
 
 def _balances(con, order: dict) -> dict:
-    user = get_user_record(con, order["user_id"])
-    return {k: m.get("balance") for k, m in user["payment_methods"].items()}
+    return dict(con.execute("SELECT payment_method_id, balance FROM payment_methods "
+                            "WHERE user_id = ?", [order["user_id"]]).fetchall())
 
 
 def _check(name: str, kw: dict, before: dict, after: dict, bal0: dict, bal1: dict) -> None:

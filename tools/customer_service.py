@@ -162,12 +162,14 @@ def _own_order(ctx: ToolContext, con: duckdb.DuckDBPyConnection, order_id: str) 
 
 
 def _payment_method(con: duckdb.DuckDBPyConnection, order: dict, payment_method_id: str) -> dict:
-    user = get_user_record(con, order["user_id"])
-    method = (user or {}).get("payment_methods", {}).get(payment_method_id)
-    if method is None:
-        raise ToolError(f"payment method {payment_method_id!r} not found; the customer's methods "
-                        f"are: {', '.join(user['payment_methods']) if user else 'none'}")
-    return method
+    """The order owner's payment method (source, id, balance)."""
+    rows = con.execute("SELECT payment_method_id, source, balance FROM payment_methods "
+                       "WHERE user_id = ? ORDER BY rowid", [order["user_id"]]).fetchall()
+    for method_id, source, balance in rows:
+        if method_id == payment_method_id:
+            return {"id": method_id, "source": source, "balance": balance}
+    raise ToolError(f"payment method {payment_method_id!r} not found; the customer's methods "
+                    f"are: {', '.join(r[0] for r in rows) or 'none'}")
 
 
 def _require_status(order: dict, status: str, verb: str) -> None:
