@@ -93,3 +93,12 @@ def uplift_experiment():
         "covariates": [{"x": float(a), "group": g} for a, g in zip(x, group)],
         "true_uplift": effect,
     })
+
+
+@pytest.fixture(scope="session")
+def tiny_dialog_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer model of the dialog architecture with the real tokenizer
+    and chat template (finetune.dialog.base.make_tiny_model). Read-only for tests."""
+    from finetune.dialog.base import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_dialog") / "model")

@@ -1,0 +1,34 @@
+"""Dialog-model backends behind one interface (smolagents-style): the agent asks
+``make_chat_model(settings)`` for a LangChain chat model and never knows which one it got.
+
+- ``settings.backend_url`` set: ``ChatOpenAI`` against that OpenAI-compatible endpoint
+  (vLLM, ``shopmind serve-model``), model name ``settings.dialog_model``.
+- otherwise: ``LocalChatModel`` over ``LocalBackend`` loading the folder ``settings.dialog_model``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from knowledge.settings import Settings
+
+
+@lru_cache(maxsize=2)
+def local_backend(path: str, constrained: bool = False) -> Any:
+    """One loaded model per folder per process."""
+    from assistant.backends.local import LocalBackend
+
+    return LocalBackend(path, constrained=constrained)
+
+
+def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
+    """A ``langchain_core`` ``BaseChatModel`` supporting ``bind_tools`` and streaming."""
+    if settings.backend_url:
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(base_url=settings.backend_url, model=settings.dialog_model,
+                          api_key="not-needed", temperature=0, **kwargs)
+    from assistant.backends.langchain_local import LocalChatModel
+
+    return LocalChatModel(backend=local_backend(str(settings.dialog_model)), **kwargs)

@@ -1,0 +1,1 @@
+"""The dialog model: base conversion, format, training data, training and evaluation."""
