@@ -82,7 +82,7 @@ def test_encoder_trains_saves_and_reloads(shop_settings, tiny_bert, mode):
     options = {"model_path": tiny_bert, "max_length": 64, "epochs": 1, "batch_size": 32,
                "bf16": False, "eval_every": 5}
     (meta,) = train_behavior(shop_settings, SPEC, [f"encoder-{mode}"], encoder_options=options,
-                             encoder_val_rows=60)
+                             encoder_rows={"val": 60, "test": None})
     assert meta.rows["val"] == 60
     assert meta.model == f"encoder-{mode}" and 0 < meta.metrics["test"]["roc_auc"] < 1
     assert meta.params["truncated_share"] > 0.5  # histories are longer than 64 tokens

@@ -99,6 +99,7 @@ class EncoderModel:
         self.net = TextClassifier(AutoModel.from_pretrained(self.path))
         self.bf16 = bool(config.bf16)
         self.timing: dict[str, float] = {}
+        self._embedded: dict[int, np.ndarray] = {}  # frozen-encoder embeddings by text
 
     def tokenize(self, texts) -> dict:
         return self.tokenizer(list(texts), truncation=True, max_length=self.config.max_length)
@@ -139,28 +140,41 @@ class EncoderModel:
     def predict_tokens(self, tokens: dict) -> np.ndarray:
         return 1 / (1 + np.exp(-self._forward_all(tokens, self.net)))
 
+    def embeddings(self, texts) -> np.ndarray:
+        """Mean-pooled encoder outputs, computed once per list of texts (the encoder is frozen
+        in head mode, so validation and test need no second pass)."""
+        key = hash(tuple(texts))
+        if key not in self._embedded:
+            self._embedded[key] = self._forward_all(self.tokenize(texts), self.net.embed)
+        return self._embedded[key]
+
     def predict_split(self, split: Split) -> np.ndarray:
+        if self.config.mode == "head":
+            with torch.no_grad():
+                logits = self.net.head(torch.tensor(self.embeddings(split.text))).squeeze(-1)
+            return 1 / (1 + np.exp(-logits.numpy()))
         return self.predict_tokens(self.tokenize(split.text))
 
     def fit(self, train: Split, val: Split) -> dict:
         rng = np.random.default_rng(self.config.seed)
         train = train.sample(self.config.max_train_rows, self.config.seed)
         train_tokens = self.tokenize(train.text)
-        val_tokens = self.tokenize(val.text)
         y = torch.tensor(train.labels, dtype=torch.float32)
         self.choose_precision(train_tokens)
         started = time.perf_counter()
-        fit = self._fit_head if self.config.mode == "head" else self._fit_full
-        info = fit(train_tokens, y, val_tokens, val.labels, rng)
+        if self.config.mode == "head":
+            info = self._fit_head(train.text, y, val, rng)
+        else:
+            info = self._fit_full(train_tokens, y, self.tokenize(val.text), val.labels, rng)
         lengths = [len(x) for x in train_tokens["input_ids"]]
         return {**info, "bf16": self.bf16, "step_seconds": self.timing,
                 "fit_seconds": time.perf_counter() - started, "train_rows": len(train),
                 "truncated_share": float(np.mean([n >= self.config.max_length for n in lengths]))}
 
-    def _fit_head(self, tokens, y, val_tokens, val_y, rng) -> dict:
+    def _fit_head(self, texts, y, val: Split, rng) -> dict:
         """Frozen encoder: embed once, then train the head alone on the embeddings."""
-        x = torch.tensor(self._forward_all(tokens, self.net.embed))
-        xv = torch.tensor(self._forward_all(val_tokens, self.net.embed))
+        x = torch.tensor(self.embeddings(texts))
+        xv, val_y = torch.tensor(self.embeddings(val.text)), val.labels
         head = self.net.head
         opt = torch.optim.AdamW(head.parameters(), lr=self.config.head_lr,
                                 weight_decay=self.config.weight_decay)

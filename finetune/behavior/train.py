@@ -79,9 +79,10 @@ def train_one(settings: Settings, shop: str, data: TaskData, name: str, data_end
 
 def train_behavior(settings: Settings, spec: TaskSpec, models: list[str], shop: str | None = None,
                    encoder_options: dict | None = None,
-                   encoder_val_rows: int | None = None) -> list[ModelMeta]:
-    """Build the task's splits once and train each model on them. Encoders validate on
-    `encoder_val_rows` sampled validation rows when given (their forward passes are costly)."""
+                   encoder_rows: dict[str, int | None] | None = None) -> list[ModelMeta]:
+    """Build the task's splits once and train each model on them. `encoder_rows` ({"val": n,
+    "test": m}) lets encoders validate and test on random row samples: their forward passes
+    are what a CPU budget cannot afford in full (the benchmark compares on the same rows)."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise TaskDataError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
@@ -100,8 +101,9 @@ def train_behavior(settings: Settings, spec: TaskSpec, models: list[str], shop: 
     metas = []
     for name in models:
         task = data
-        if name.startswith("encoder") and encoder_val_rows:
-            task = dataclasses.replace(data, val=data.val.sample(encoder_val_rows))
+        if name.startswith("encoder") and encoder_rows:
+            task = dataclasses.replace(data, **{split: getattr(data, split).sample(n)
+                                                for split, n in encoder_rows.items()})
         metas.append(train_one(settings, shop, task, name, data_end, encoder_options)[0])
     return metas
 
@@ -134,8 +136,10 @@ def train_behavior_command(
     eval_every: int | None = typer.Option(None, help="Encoder: steps between validations."),
     max_train_rows: int | None = typer.Option(None, help="Encoder: subsample training rows."),
     val_rows: int | None = typer.Option(
-        None, help="Encoder: validate (early stopping and reported val metrics) on this many "
-        "sampled validation rows; the test split is always scored whole."),
+        None, help="Encoder: validate (early stopping, reported metrics) on this many sampled "
+        "validation rows."),
+    test_rows: int | None = typer.Option(
+        None, help="Encoder: test on this many sampled test rows (CPU budget)."),
     bf16: bool | None = typer.Option(None, "--bf16/--no-bf16",
                                      help="Encoder: force bf16 autocast on/off (default: timed)."),
 ) -> None:
@@ -150,7 +154,8 @@ def train_behavior_command(
                        "lr": lr, "eval_every": eval_every, "max_train_rows": max_train_rows,
                        "bf16": bf16}
     try:
-        metas = train_behavior(settings, spec, model, shop, encoder_options, val_rows)
+        metas = train_behavior(settings, spec, model, shop, encoder_options,
+                               {"val": val_rows, "test": test_rows})
     except TaskDataError as err:
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from err
