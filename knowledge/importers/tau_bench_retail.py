@@ -17,10 +17,15 @@ import duckdb
 import pandas as pd
 
 from knowledge.importers.base import (
-    DataFileError, ImportReport, read_json, replace_table, require_file, validate,
+    DataFileError,
+    ImportReport,
+    read_json,
+    replace_table,
+    require_file,
+    validate,
 )
 from knowledge.settings import Settings
-from knowledge.tau_records import Address, Order, Product, User
+from knowledge.tau_records import Order, Product, User
 
 DOCUMENT_SOURCE = "tau-bench retail policy"
 
