@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.pipeline import up_command
+from assistant.model_server.cli import serve_model_command
 from assistant.serve import serve_command
 from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
@@ -35,6 +36,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("up")(up_command)
 app.command("serve")(serve_command)
+app.command("serve-model")(serve_model_command)
 app.add_typer(segment_app, name="segment")
 
 
