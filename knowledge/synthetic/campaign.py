@@ -132,10 +132,28 @@ def _new_sessions(rng: np.random.Generator, user: np.ndarray, day0: int, timelin
     }, index=pd.RangeIndex(first_label, first_label + len(user)))
 
 
+def _respond(rng: np.random.Generator, activity: Activity, eligible: np.ndarray, tau: np.ndarray,
+             p0: np.ndarray, day0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Turn each customer's untreated outcome into the treated one so that
+    P(convert | treated) = p0 + tau: with tau < 0 a customer who would have bought abandons
+    every purchase in the window with probability |tau| / p0; with tau > 0 one who would not
+    have bought converts with probability tau / (1 - p0). Returns the purchasing sessions to
+    suppress (labels) and, per eligible customer, whether to add a converting session."""
+    sessions = activity.sessions
+    in_window = ((sessions["day"] >= day0) & (sessions["day"] < day0 + OUTCOME_DAYS)).to_numpy()
+    bought = behaviour.purchased_sessions(activity) & in_window
+    converted_anyway = np.isin(eligible, sessions["user"].to_numpy()[bought])
+    u = rng.random(len(eligible))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = (tau < 0) & converted_anyway & (u < -tau / p0)
+        add = (tau > 0) & ~converted_anyway & (u < tau / (1 - p0))
+    suppressed = sessions.index[bought & np.isin(sessions["user"].to_numpy(), eligible[drop])]
+    return suppressed.to_numpy(), add
+
+
 def run_campaign(activity: Activity, lines: pd.DataFrame, catalogue: Catalogue, traits: Traits,
                  signup_day: np.ndarray, timeline: Timeline, rng: np.random.Generator) -> Campaign:
     day0 = start_day(timeline)
-    window_end = day0 + OUTCOME_DAYS
     eligible = np.flatnonzero(signup_day < day0)
     x = covariates(activity, lines, catalogue, len(signup_day), signup_day, day0).iloc[eligible]
     arm = rng.choice(ARMS, size=len(eligible), p=[PROPENSITY[a] for a in ARMS])
@@ -145,17 +163,9 @@ def run_campaign(activity: Activity, lines: pd.DataFrame, catalogue: Catalogue, 
     for name, effect in effects.items():
         tau = np.where(arm == name, np.clip(effect, -p0, 1 - p0), tau)
 
-    sessions = activity.sessions
-    in_window = (sessions["day"] >= day0) & (sessions["day"] < window_end)
-    bought = behaviour.purchased_sessions(activity) & in_window.to_numpy()
-    converted_anyway = np.isin(eligible, sessions["user"].to_numpy()[bought])
-    u = rng.random(len(eligible))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drop = (tau < 0) & converted_anyway & (u < -tau / p0)
-        add = (tau > 0) & ~converted_anyway & (u < tau / (1 - p0))
-    suppressed = sessions.index[bought & np.isin(sessions["user"].to_numpy(), eligible[drop])]
-
+    suppressed, add = _respond(rng, activity, eligible, tau, p0, day0)
     visit = rng.random(len(eligible)) < pd.Series(arm).map(VISIT_LIFT).fillna(0.0).to_numpy()
+    sessions = activity.sessions
     first = int(sessions.index.max()) + 1 if len(sessions) else 0
     buy = _new_sessions(rng, eligible[add], day0, timeline, first, "campaign")
     look = _new_sessions(rng, eligible[visit], day0, timeline, first + len(buy), "visit")
@@ -182,8 +192,7 @@ def run_campaign(activity: Activity, lines: pd.DataFrame, catalogue: Catalogue, 
         "user": eligible, "arm": arm, "true_uplift": np.round(tau, 6), "baseline": p0,
         "covariates": [json.dumps(r) for r in x.astype(object).where(x.notna(), None).to_dict("records")],
     })
-    return Campaign(campaigns, assignments, suppressed.to_numpy(),
-                    Activity(new, views))
+    return Campaign(campaigns, assignments, suppressed, Activity(new, views))
 
 
 def apply(activity: Activity, campaign: Campaign, timeline: Timeline) -> Activity:
