@@ -121,7 +121,7 @@ class LightGBMModel(TabularModel):
     params = {"objective": "binary", "learning_rate": 0.03, "num_leaves": 15,
               "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
               "bagging_freq": 1, "lambda_l2": 1.0, "metric": "auc", "verbose": -1,
-              "num_threads": 2, "seed": 0}
+              "num_threads": 1, "seed": 0}  # threads spin-wait badly on a shared CPU
 
     def fit(self, train: Split, val: Split) -> dict:
         self.columns = list(train.features.columns)
