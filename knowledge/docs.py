@@ -126,7 +126,7 @@ def index_dir(settings: Settings) -> Path:
     return settings.artifacts_dir / "knowledge" / settings.shop
 
 
-def _warehouse_documents(settings: Settings) -> list[Document]:
+def shop_documents(settings: Settings) -> list[Document]:
     """The shop's documents; a shop without any (Online Retail, Taobao) gets the default policy,
     whose passages say so in their source."""
     con = warehouse.connect(settings.warehouse, read_only=True)
@@ -141,7 +141,7 @@ def build_knowledge_index(settings: Settings, progress: bool = False) -> list[Pa
     from knowledge.text_embeddings import MODEL_NAME, embed
     from knowledge.vector_index import VectorIndex
 
-    docs = _warehouse_documents(settings)
+    docs = shop_documents(settings)
     passages = [p for doc in docs for p in chunk(doc)]
     vectors = embed([p.embedding_text() for p in passages], progress=progress)
     index = VectorIndex.build([p.passage_id for p in passages], vectors, "flat",
@@ -160,7 +160,7 @@ def index_is_current(settings: Settings) -> bool:
     from knowledge.vector_index import IndexMeta
 
     built = IndexMeta.model_validate_json(meta.read_text()).data_version
-    return built == documents_version(_warehouse_documents(settings))
+    return built == documents_version(shop_documents(settings))
 
 
 class KnowledgeBase:
@@ -181,7 +181,7 @@ class KnowledgeBase:
         if self.index.meta.model != MODEL_NAME:
             raise KnowledgeIndexError(f"the knowledge index was built with {self.index.meta.model}, "
                                       f"not {MODEL_NAME}; re{rebuild}")
-        if self.index.meta.data_version != documents_version(_warehouse_documents(settings)):
+        if self.index.meta.data_version != documents_version(shop_documents(settings)):
             raise KnowledgeIndexError(f"the documents changed since the knowledge index was "
                                       f"built; re{rebuild}")
         lines = (folder / "passages.jsonl").read_text().splitlines()

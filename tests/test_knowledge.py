@@ -18,6 +18,7 @@ from knowledge.docs import (
     index_is_current,
     load_default_policy,
     read_documents,
+    shop_documents,
 )
 from knowledge.settings import Settings
 from tools.registry import ToolContext, ToolError, get_tool
@@ -123,3 +124,19 @@ def test_missing_index_says_how_to_build_it(tmp_path):
     assert not index_is_current(settings)
     with pytest.raises(ToolError, match="no knowledge index .* index knowledge"):
         search(settings, query="returns")
+
+
+def test_the_synthetic_importer_loads_the_default_policy(small_shop):
+    con = warehouse.connect(small_shop.warehouse)
+    try:
+        docs = read_documents(con)
+    finally:
+        con.close()
+    assert docs == default_policy()
+
+
+def test_a_shop_without_documents_is_indexed_with_the_default_policy(tmp_path):
+    empty = tmp_path / "w.duckdb"
+    with warehouse.atomic_update(empty):
+        pass
+    assert shop_documents(Settings(warehouse_path=empty)) == default_policy()

@@ -145,6 +145,8 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
         "chart": {"kind": "bar", "title": f"users by {group_by.replace('_', ' ')}",
                   "x": [r["group"] for r in groups], "y": [r["users"] for r in groups], "png": None},
         "sql": {name: q.show() for name, q in queries.items()},
+        "sql_source": "user_facts: one row per user, copied read-only from the warehouse "
+                      "(knowledge/segment_sql.py FACTS_SQL); now = as_of",
         "notes": [NO_MODEL.format(reason=missing)] if missing else [],
     }
     if chart and groups:
