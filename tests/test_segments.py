@@ -252,3 +252,15 @@ def test_cli_bad_input_exits_with_a_message(tiny, args, problem):
     result = run_cli(tiny, *args)
     assert result.exit_code == 2
     assert problem in " ".join(result.output.split())
+
+
+def test_query_segment_answers_for_a_saved_segment(tiny):
+    save_segment(tiny.warehouse, "uk", SegmentFilters(country="UK"))
+    result = call(tiny, question="how big is the uk segment?", segment="uk")
+    assert result["count"] == 2 and result["segment"] == "uk"
+    with pytest.raises(ToolError, match="not both"):
+        call(tiny, question="x", segment="uk", filters={"min_orders": 1})
+    with pytest.raises(ToolError, match="no saved segment named 'eu'"):
+        call(tiny, question="x", segment="eu")
+    result = run_cli(tiny, "query", "--segment", "uk", "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["count"] == 2

@@ -39,6 +39,7 @@ def _table(title: str, rows: list[dict]) -> Table:
 def query_command(
     ctx: typer.Context,
     filters: str = typer.Option("{}", help=FILTERS_HELP),
+    segment: str | None = typer.Option(None, help="A saved segment's name, instead of --filters."),
     question: str = typer.Option("segment query from the command line", help="Free text, echoed."),
     group_by: str | None = typer.Option(None, help="country, orders, spend, recency, "
                                         "purchase_probability, category or first_order_month."),
@@ -49,8 +50,8 @@ def query_command(
     from tools.registry import ToolContext, ToolError, get_tool
 
     settings: Settings = ctx.obj
-    arguments = {"question": question, "filters": _filters(filters).given(), "limit": limit,
-                 "group_by": group_by}
+    arguments = {"question": question, "limit": limit, "group_by": group_by,
+                 **({"segment": segment} if segment else {"filters": _filters(filters).given()})}
     try:
         result = get_tool("query_segment").invoke(ToolContext(settings), arguments)
     except ToolError as err:

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from knowledge.segment_sql import (
     GroupBy,
@@ -43,6 +43,15 @@ class QuerySegmentArgs(BaseModel):
     group_by: GroupBy | None = Field(
         None, description="Break the segment down by this dimension (default: spend bands).")
     limit: int = Field(10, ge=1, le=100, description="How many example users to return.")
+    segment: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Name of a saved segment to use instead of filters.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QuerySegmentArgs:
+        if self.segment is not None and self.filters is not None:
+            raise ValueError("give filters or a saved segment name, not both")
+        return self
 
     @field_validator("question")
     @classmethod
@@ -116,7 +125,8 @@ def render_chart(rows: list[dict[str, Any]], group_by: str, path: Path) -> None:
 def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = True) -> dict:
     """The whole answer for one segment question; raises ToolError for fixable problems."""
     engine = _engine(settings)
-    filters = args.filters or SegmentFilters()
+    filters = parse_segment(settings, args.segment) if args.segment else args.filters
+    filters = filters or SegmentFilters()
     group_by = args.group_by or "spend"
     try:
         filters = engine.normalise(filters)
@@ -135,6 +145,7 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
     stats.update(spend_median=median, spend_p90=p90)
     result = {
         "question": args.question,
+        "segment": args.segment,
         "filters": filters.given(),
         "as_of": engine.now.isoformat(sep=" ") if engine.now else None,
         "count": count,
