@@ -11,7 +11,7 @@ data. A vector database can later replace this class behind the same four method
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,7 @@ class IndexMeta(BaseModel):
     index_type: IndexType
     count: int
     params: dict = Field(default_factory=dict, description="build/search parameters")
-    created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
 class VectorIndexError(ValueError):

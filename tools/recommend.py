@@ -4,7 +4,7 @@ says why it was picked."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -87,7 +87,7 @@ def _reason(model, history, parts: dict[str, np.ndarray], item: int, title) -> s
     source = max(parts, key=lambda name: parts[name][item])
     recent = history.items[::-1]
     if source == "repeat":
-        when = datetime.fromtimestamp(history.ts[history.items == item].max(), timezone.utc)
+        when = datetime.fromtimestamp(history.ts[history.items == item].max(), UTC)
         return f"you bought or viewed it before (last on {when:%Y-%m-%d})"
     if source == "itemknn":
         other, _ = model.components["itemknn"].strongest_source(np.unique(recent), item)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -64,13 +64,14 @@ class ALS:
         return users @ self.item_factors.T
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {"factors": self.factors, "regularization": self.regularization,
-                              "alpha": self.alpha, "iterations": self.iterations, "seed": self.seed})
-        np.save(folder / "item_factors.npy", self.item_factors)
+        params = {"factors": self.factors, "regularization": self.regularization,
+                  "alpha": self.alpha, "iterations": self.iterations, "seed": self.seed}
+        save_parts(folder, params, item_factors=self.item_factors)
 
     @classmethod
     def load(cls, folder: Path) -> ALS:
-        model = cls(**read_params(folder))
-        model.item_factors = np.load(folder / "item_factors.npy")
+        params, (factors,) = load_parts(folder, "item_factors")
+        model = cls(**params)
+        model.item_factors = factors
         return model
 

@@ -29,10 +29,14 @@ def minmax_rows(scores: np.ndarray) -> np.ndarray:
     return np.divide(scores - low, span, out=np.zeros_like(scores), where=span > 0)
 
 
-def write_params(folder: Path, params: dict) -> None:
+def save_parts(folder: Path, params: dict, **arrays: np.ndarray) -> None:
+    """params.json (constructor arguments) + one .npy per array."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "params.json").write_text(json.dumps(params, indent=2))
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
 
 
-def read_params(folder: Path) -> dict:
-    return json.loads((folder / "params.json").read_text())
+def load_parts(folder: Path, *names: str) -> tuple[dict, list[np.ndarray]]:
+    params = json.loads((folder / "params.json").read_text())
+    return params, [np.load(folder / f"{name}.npy") for name in names]

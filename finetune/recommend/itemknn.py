@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -64,11 +64,11 @@ class ItemKNN:
         return (int(history_items[best]), float(sims[best])) if len(sims) else (-1, 0.0)
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {"neighbours": self.neighbours, "half_life_days": self.half_life_days})
+        save_parts(folder, {"neighbours": self.neighbours, "half_life_days": self.half_life_days})
         sparse.save_npz(folder / "similarity.npz", self.similarity)
 
     @classmethod
     def load(cls, folder: Path) -> ItemKNN:
-        model = cls(**read_params(folder))
+        model = cls(**load_parts(folder)[0])
         model.similarity = sparse.load_npz(folder / "similarity.npz").tocsr()
         return model

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import DAY, History, TrainData
 
 
@@ -29,11 +29,11 @@ class Popularity:
         return np.tile(self.counts, (len(histories), 1))
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {"half_life_days": self.half_life_days})
-        np.save(folder / "counts.npy", self.counts)
+        save_parts(folder, {"half_life_days": self.half_life_days}, counts=self.counts)
 
     @classmethod
     def load(cls, folder: Path) -> Popularity:
-        model = cls(**read_params(folder))
-        model.counts = np.load(folder / "counts.npy")
+        params, (counts,) = load_parts(folder, "counts")
+        model = cls(**params)
+        model.counts = counts
         return model

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -27,11 +27,11 @@ class Repeat:
             if histories else np.zeros((0, self.n_items), dtype=np.float32)
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {"half_life_days": self.half_life_days, "n_items": self.n_items})
+        save_parts(folder, {"half_life_days": self.half_life_days, "n_items": self.n_items})
 
     @classmethod
     def load(cls, folder: Path) -> Repeat:
-        params = read_params(folder)
+        params, _ = load_parts(folder)
         model = cls(params["half_life_days"])
         model.n_items = params["n_items"]
         return model

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -62,9 +62,9 @@ class SASRec:
     def __init__(self, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 50,
                  dropout: float = 0.2, epochs: int = 30, lr: float = 1e-3,
                  max_seconds: float = 300.0, windows_per_user: int = 4, seed: int = 42):
-        self.params = dict(dim=dim, layers=layers, heads=heads, max_len=max_len, dropout=dropout,
-                           epochs=epochs, lr=lr, max_seconds=max_seconds,
-                           windows_per_user=windows_per_user, seed=seed)
+        self.params = {"dim": dim, "layers": layers, "heads": heads, "max_len": max_len,
+                       "dropout": dropout, "epochs": epochs, "lr": lr, "max_seconds": max_seconds,
+                       "windows_per_user": windows_per_user, "seed": seed}
         self.net: SASRecNet | None = None
         self.n_items = 0
 
@@ -124,12 +124,12 @@ class SASRec:
         return out
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {**self.params, "n_items": self.n_items})
+        save_parts(folder, {**self.params, "n_items": self.n_items})
         torch.save(self.net.state_dict(), folder / "model.pt")
 
     @classmethod
     def load(cls, folder: Path) -> SASRec:
-        params = read_params(folder)
+        params, _ = load_parts(folder)
         n_items = params.pop("n_items")
         model = cls(**params)
         model.net = model._build(n_items)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import read_params, write_params
+from finetune.recommend.base import load_parts, save_parts
 from finetune.recommend.data import History, TrainData
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -42,11 +42,11 @@ class TextSimilarity:
         return profiles @ self.embeddings.T
 
     def save(self, folder: Path) -> None:
-        write_params(folder, {"half_life_days": self.half_life_days})
-        np.save(folder / "embeddings.npy", self.embeddings)
+        save_parts(folder, {"half_life_days": self.half_life_days}, embeddings=self.embeddings)
 
     @classmethod
     def load(cls, folder: Path) -> TextSimilarity:
-        model = cls(**read_params(folder))
-        model.embeddings = np.load(folder / "embeddings.npy")
+        params, (embeddings,) = load_parts(folder, "embeddings")
+        model = cls(**params)
+        model.embeddings = embeddings
         return model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +113,8 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
     (staging / "items.json").write_text(json.dumps(full.items))
     meta = RecommendMeta(
         shop=settings.shop, data_version=version,
-        created_at=datetime.now(timezone.utc).isoformat(),
-        trained_until=datetime.fromtimestamp(end, timezone.utc).isoformat(),
+        created_at=datetime.now(UTC).isoformat(),
+        trained_until=datetime.fromtimestamp(end, UTC).isoformat(),
         items=full.n_items, users=len(full.histories), events=len(events),
         valid_days=valid_days, components=[m.name for m in models], weights=weights,
         validation=validation,
