@@ -21,6 +21,7 @@ from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
 from knowledge.cli import index_app
 from knowledge.settings import Settings, SettingsError, load_settings, parse_overrides
+from tools.knowledge import search_knowledge_command
 from tools.segment_cli import segment_app
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.command("up")(up_command)
 app.command("serve")(serve_command)
 app.command("serve-model")(serve_model_command)
 app.add_typer(segment_app, name="segment")
+app.command("search-knowledge")(search_knowledge_command)
 
 
 @app.callback()

@@ -140,3 +140,18 @@ def test_a_shop_without_documents_is_indexed_with_the_default_policy(tmp_path):
     with warehouse.atomic_update(empty):
         pass
     assert shop_documents(Settings(warehouse_path=empty)) == default_policy()
+
+
+@pytest.mark.slow
+def test_cli_search_knowledge_prints_passages_with_their_source(policy_shop):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    overrides = ["--set", f"warehouse_path={policy_shop.warehouse}",
+                 "--set", f"artifacts_dir={policy_shop.artifacts_dir}"]
+    result = CliRunner().invoke(app, [*overrides, "search-knowledge", "do you take amex?", "--k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Accepted payment methods (policy/payments" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, [*overrides, "search-knowledge", "returns", "--k", "50"])
+    assert result.exit_code == 2 and "less than or equal to 10" in " ".join(result.output.split())

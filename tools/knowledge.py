@@ -6,6 +6,7 @@ documents are the shop's public policy, not customer data.
 
 from __future__ import annotations
 
+import typer
 from pydantic import BaseModel, Field, field_validator
 
 from knowledge.docs import KnowledgeIndexError, knowledge_base
@@ -49,3 +50,24 @@ def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> dict:
             for p, score in hits
         ],
     }
+
+
+def search_knowledge_command(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="The question, e.g. 'how long do I have to return?'"),
+    k: int = typer.Option(3, help=f"How many passages (1-{MAX_K})."),
+) -> None:
+    """Print the policy/FAQ passages that search_knowledge returns for QUERY."""
+    from rich.console import Console
+
+    from tools.registry import get_tool
+
+    console = Console()
+    try:
+        result = get_tool("search_knowledge").invoke(ToolContext(ctx.obj), {"query": query, "k": k})
+    except ToolError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    for rank, p in enumerate(result["passages"], start=1):
+        console.print(f"[bold]{rank}. {p['title']} - {p['section']}[/] ({p['doc_id']}, "
+                      f"{p['source']}, score {p['score']})\n{p['text']}\n")
