@@ -154,8 +154,10 @@ def check_name(name: str) -> str:
 
 def save_segment(path: Path, name: str, filters: SegmentFilters, description: str | None = None,
                  replace: bool = False) -> dict[str, Any]:
-    """Store ``filters`` under ``name``. An existing name needs ``replace=True``."""
+    """Store ``filters`` under ``name``, checked against the warehouse and with countries
+    spelled as stored. An existing name needs ``replace=True``."""
     name = check_name(name)
+    filters = engine_for(path).normalise(filters)
     con = warehouse.connect(path, read_only=False)
     try:
         exists = con.execute("SELECT 1 FROM segments WHERE name = ?", [name]).fetchall()

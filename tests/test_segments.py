@@ -192,8 +192,8 @@ def test_missing_warehouse_is_a_clear_tool_error(tmp_path):
 def test_saved_segments_round_trip_and_resolve(tiny):
     filters = SegmentFilters(country="UK", min_spend=500)
     saved = save_segment(tiny.warehouse, "big uk spenders", filters, "UK, spent 500+")
-    assert saved["filters"] == {"country": "UK", "min_spend": 500.0}
-    assert load_segment(tiny.warehouse, "big uk spenders") == filters
+    assert saved["filters"] == {"country": "United Kingdom", "min_spend": 500.0}
+    assert load_segment(tiny.warehouse, "big uk spenders").given() == saved["filters"]
     assert [s["name"] for s in list_segments(tiny.warehouse)] == ["big uk spenders"]
     assert resolve_segment(tiny, "big uk spenders") == ["u1"]
     assert resolve_segment(tiny, '{"min_orders": 2}') == ["u1", "u4"]
@@ -206,6 +206,12 @@ def test_saving_twice_needs_replace(tiny):
         save_segment(tiny.warehouse, "lapsed", SegmentFilters(inactive_days_min=90))
     save_segment(tiny.warehouse, "lapsed", SegmentFilters(inactive_days_min=300), replace=True)
     assert resolve_segment(tiny, "lapsed") == ["u5"]
+
+
+def test_saving_checks_the_filters_against_the_warehouse(tiny):
+    with pytest.raises(SegmentError, match="no customers in country 'Narnia'"):
+        save_segment(tiny.warehouse, "nowhere", SegmentFilters(country="Narnia"))
+    assert list_segments(tiny.warehouse) == []
 
 
 @pytest.mark.parametrize("name", ["", " ", "a;b", "x" * 65, "drop'--"])
@@ -239,7 +245,7 @@ def test_cli_query_save_and_list(tiny):
     result = run_cli(tiny, "save", "uk", "--filters", '{"country": "UK"}', "--description", "UK")
     assert result.exit_code == 0 and "saved segment 'uk'" in result.output
     result = run_cli(tiny, "list")
-    assert result.exit_code == 0 and '{"country": "UK"}' in result.output
+    assert result.exit_code == 0 and '{"country": "United Kingdom"}' in result.output
 
 
 @pytest.mark.parametrize(("args", "problem"), [
