@@ -87,3 +87,17 @@ def test_numbers_are_plain_decimals():
 
 def test_data_cutoff_is_midnight_after_last_event(con):
     assert data_cutoff(con) == datetime(2024, 3, 21)
+
+
+def test_pairs_use_the_lookback_only_and_label_the_next_day(con):
+    from knowledge.pairs import pair_frame
+
+    items = pair_frame(con, CUTOFF, "product_id", lookback_days=3, horizon_days=30)
+    # only u1's view of p2 on 02-28 is within 3 days before the cutoff
+    assert list(items.index) == [("u1", "p2")]
+    assert items.loc[("u1", "p2"), "pair_views"] == 1 and items.loc[("u1", "p2"), "label"] == 0
+    cats = pair_frame(con, datetime(2024, 3, 2), "category", lookback_days=3, horizon_days=1)
+    # u2 views kitchen on 03-02 (after this cutoff): not a feature, and it is no candidate pair
+    assert ("u2", "kitchen") not in cats.index and list(cats.index) == [("u1", "home")]
+    bought = pair_frame(con, datetime(2024, 2, 2), "product_id", lookback_days=3, horizon_days=30)
+    assert bought.loc[("u2", "p2"), "pair_carted"] == 1 and bought.loc[("u2", "p2"), "label"] == 0

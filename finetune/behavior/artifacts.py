@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.settings import Settings
 
-SERVABLE = {"rfm", "logreg", "lightgbm"}
+SERVABLE = {"rfm", "logreg", "logreg-all", "lightgbm"}
 
 
 class ModelMeta(BaseModel):

@@ -79,11 +79,11 @@ class RFMHeuristic(TabularModel):
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each quintile score's share of the logit gap to the prior (an additive split)."""
         scores = self._score(features)
-        logit = _logit(self.predict(features)) - _logit(np.array([self.prior]))
+        logit = logit(self.predict(features)) - logit(np.array([self.prior]))
         centred = scores - 3
         weight = centred.div(centred.abs().sum(axis=1).replace(0, 1), axis=0)
         out = weight.mul(logit, axis=0)
-        out[BIAS] = _logit(np.array([self.prior]))[0]
+        out[BIAS] = logit(np.array([self.prior]))[0]
         return out
 
 
@@ -111,6 +111,28 @@ class LogisticRFM(TabularModel):
                            columns=self.columns)
         out[BIAS] = self.model.intercept_[0]
         return out
+
+
+class LogisticAll(LogisticRFM):
+    """Logistic regression on every feature: log1p of the (non-negative) values, standardised;
+    a missing value (e.g. no purchase yet) reads as the largest value seen in training."""
+
+    name = "logreg-all"
+
+    def _prepare(self, features: pd.DataFrame) -> pd.DataFrame:
+        return np.log1p(features[self.columns].fillna(self.fill).clip(lower=0))
+
+    def fit(self, train: Split, val: Split) -> dict:
+        self.columns = list(train.features.columns)
+        self.fill = (train.features.max() + 1).fillna(0)  # all-missing columns: 0
+        x = self._prepare(train.features)
+        self.scaler = StandardScaler().fit(x)
+        self.model = LogisticRegression(C=0.1, max_iter=2000)
+        self.model.fit(self.scaler.transform(x), train.labels)
+        return {}
+
+    def _x(self, features: pd.DataFrame) -> np.ndarray:
+        return self.scaler.transform(self._prepare(features))
 
 
 class LightGBMModel(TabularModel):
@@ -142,10 +164,10 @@ class LightGBMModel(TabularModel):
         return pd.DataFrame(values, index=features.index, columns=[*self.columns, BIAS])
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
 
 TABULAR_MODELS: dict[str, type[TabularModel]] = {
-    m.name: m for m in (RFMHeuristic, LogisticRFM, LightGBMModel)}
+    m.name: m for m in (RFMHeuristic, LogisticRFM, LogisticAll, LightGBMModel)}

@@ -19,7 +19,7 @@ from finetune.behavior.data import Split, TaskData, TaskDataError, TaskSpec, loa
 from knowledge import warehouse
 from knowledge.settings import Settings
 
-MODELS = ["rfm", "logreg", "lightgbm", "encoder-head", "encoder-full"]
+MODELS = ["rfm", "logreg", "logreg-all", "lightgbm", "encoder-head", "encoder-full"]
 console = Console()
 
 
