@@ -270,3 +270,10 @@ def test_query_segment_answers_for_a_saved_segment(tiny):
         call(tiny, question="x", segment="eu")
     result = run_cli(tiny, "query", "--segment", "uk", "--json")
     assert result.exit_code == 0 and json.loads(result.output)["count"] == 2
+
+
+def test_an_empty_segment_answers_zero_without_a_chart(tiny):
+    result = call(tiny, question="anyone spending a billion?", filters={"min_spend": 1e9})
+    assert result["count"] == 0 and result["share_of_users"] == 0
+    assert result["sample"] == [] and result["groups"]["rows"] == []
+    assert result["summary"]["spend_median"] is None and result["chart"]["png"] is None
