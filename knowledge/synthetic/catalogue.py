@@ -12,7 +12,8 @@ import pandas as pd
 from knowledge.synthetic.common import unique_numbers
 from knowledge.synthetic.words import CATEGORIES
 
-ZIPF_EXPONENT = 1.1  # popularity of the product ranked r is proportional to r ** -ZIPF_EXPONENT
+# popularity of the product ranked r within its category is proportional to r ** -ZIPF_EXPONENT
+ZIPF_EXPONENT = 1.1
 MAX_VARIANTS = 5
 
 
@@ -21,7 +22,7 @@ class Catalogue:
     products: pd.DataFrame  # products table
     variants: pd.DataFrame  # product_variants table, sorted by product, available ones first
     category: np.ndarray  # category index per product
-    popularity: np.ndarray  # relative popularity per product (Zipf over a random ranking)
+    popularity: np.ndarray  # relative popularity per product (Zipf over a random ranking per category)
     available_start: np.ndarray  # first row in `variants` of each product
     available_count: np.ndarray  # number of available variants of each product
     categories: list[str]
@@ -100,12 +101,15 @@ def make_catalogue(n_products: int, rng: np.random.Generator) -> Catalogue:
     variant_frame = pd.DataFrame(variants)
     counts = variant_frame.groupby("product_id", sort=False).size().to_numpy()
     available_count = variant_frame.groupby("product_id", sort=False)["available"].sum().to_numpy()
-    ranks = rng.permutation(n_products) + 1
+    ranks = np.empty(n_products)
+    for c in range(len(names)):
+        members = np.flatnonzero(category == c)
+        ranks[members] = rng.permutation(len(members)) + 1
     return Catalogue(
         products=pd.DataFrame(products),
         variants=variant_frame,
         category=category,
-        popularity=ranks.astype(float) ** -ZIPF_EXPONENT,
+        popularity=ranks ** -ZIPF_EXPONENT,
         available_start=np.concatenate([[0], np.cumsum(counts)[:-1]]),
         available_count=available_count.astype(int),
         categories=names,
