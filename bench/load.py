@@ -18,8 +18,10 @@ import os
 import platform
 import socket
 import statistics
+import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -95,7 +97,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--turns", type=int, default=2, choices=[1, 2, 3])
-    parser.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per request, seconds")
+    parser.add_argument("--max-tokens", type=int, default=64,
+                        help="longest model reply per call (bounds the run on a small CPU)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="settings override KEY=VALUE")
     args = parser.parse_args()
@@ -110,9 +114,14 @@ def main() -> None:
 
     settings = load_settings(overrides=parse_overrides(args.overrides))
     customers = _customers(settings, args.sessions)
-    service = ChatService(settings)
+    from assistant.backends import make_chat_model
+    from assistant.store import Store
+
+    scratch = tempfile.mkdtemp(prefix="shopmind-load-")  # conversations of this run only
+    service = ChatService(settings, store=Store(Path(scratch) / "conversations.sqlite"),
+                          model_factory=lambda s: make_chat_model(s, max_tokens=args.max_tokens))
     loaded = time.perf_counter()
-    _ = service.agent  # load the model before the clock starts
+    service.load_model()  # before the clock starts
     load_s = time.perf_counter() - loaded
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service, console=False), host="127.0.0.1",
@@ -120,17 +129,24 @@ def main() -> None:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
+    load_before = os.getloadavg()
     latencies, errors, wall = asyncio.run(_run(f"http://127.0.0.1:{port}", customers,
                                                args.turns, args.timeout))
     server.should_exit = True
+    tool_calls = Counter(f"{r['event']}:{r['detail'].get('name')}" for r in service.store.audit_log()
+                         if r["event"] in ("tool_call", "tool_refused", "confirm_asked"))
 
     result = {
         "command": "python bench/load.py " + " ".join(
-            [f"--sessions {args.sessions}", f"--turns {args.turns}"]
+            [f"--sessions {args.sessions}", f"--turns {args.turns}",
+             f"--max-tokens {args.max_tokens}"]
             + [f"--set {o}" for o in args.overrides]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+        "load_average_1m": {"before": round(load_before[0], 1),
+                            "after": round(os.getloadavg()[0], 1)},
         "shop": settings.shop, "backend": service.backend_name(),
         "sessions": args.sessions, "turns_per_session": args.turns,
+        "max_tokens": args.max_tokens,
         "requests": args.sessions * args.turns, "ok": len(latencies), "errors": len(errors),
         "error_samples": errors[:5], "model_load_s": round(load_s, 2),
         "latency_s": {"p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99),
@@ -139,6 +155,7 @@ def main() -> None:
         "wall_s": round(wall, 2),
         "throughput_req_per_s": round(len(latencies) / wall, 3) if wall else None,
         "rate_limit": CHAT_LIMIT,
+        "tool_calls": tool_calls,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

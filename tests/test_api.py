@@ -176,3 +176,15 @@ def test_audit_log_of_a_conversation_is_masked(client, two_customers, shop):
     service = client.app.state.service
     log = json.dumps(service.store.audit_log(s["thread"]))
     assert email_a not in log and "find_user_id_by_email" in log
+
+
+def test_a_missing_dialog_model_is_a_clear_503(shop):
+    def no_model(settings):
+        raise FileNotFoundError("dialog model artifacts/dialog/quick not found; build it")
+
+    with TestClient(create_app(ChatService(shop, model_factory=no_model), console=False)) as c:
+        assert c.get("/health").status_code == 200
+        r = c.post("/v1/chat", json={"message": "hi"}, headers=OP)
+        assert r.status_code == 503 and "dialog model" in r.json()["detail"]
+        r = c.post("/v1/chat/stream", json={"message": "hi"}, headers=OP)
+        assert r.status_code == 503

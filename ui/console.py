@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from assistant.agent import AgentEvent
-from assistant.api.service import ChatService
+from assistant.api.service import ChatService, ModelUnavailableError
 from tools.registry import ToolContext, ToolError, get_tool
 
 MAX_SHOWN_CHARS = 3000
@@ -82,6 +82,12 @@ def build_console(service: ChatService) -> gr.Blocks:
         thread = service.thread_for("operator", thread_id, None)
         history = history + [gr.ChatMessage(role="user", content=message)]
         yield history, gr.update(), gr.update(), thread.thread_id, ""
+        try:
+            service.load_model()
+        except ModelUnavailableError as err:
+            yield history + [gr.ChatMessage(role="assistant", content=f"⚠ {err}")], \
+                gr.update(), gr.update(), thread.thread_id, ""
+            return
         for shown, bar, line in render_turn(history, service.stream(thread, message)):
             yield shown, bar, line, thread.thread_id, ""
 

@@ -25,7 +25,7 @@ from assistant.api.protocol import (
     SessionResponse,
     ThreadResponse,
 )
-from assistant.api.service import AccessError, ChatService
+from assistant.api.service import AccessError, ChatService, ModelUnavailableError
 from assistant.store import Thread
 
 CHAT_LIMIT = "60/minute"
@@ -95,6 +95,11 @@ def new_session(request: Request) -> SessionResponse:
 
 
 def _thread(request: Request, who: Caller, thread_id: str | None) -> Thread:
+    """The caller's thread, once the dialog model is known to be ready."""
+    try:
+        service(request).load_model()
+    except ModelUnavailableError as err:
+        raise HTTPException(503, str(err)) from err
     try:
         return service(request).thread_for(who.role, thread_id, who.thread)
     except AccessError as err:

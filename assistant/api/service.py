@@ -32,6 +32,10 @@ class NotFoundError(LookupError):
     """A thread or product that does not exist (HTTP 404)."""
 
 
+class ModelUnavailableError(RuntimeError):
+    """The dialog model cannot be loaded or reached (HTTP 503); the message says why."""
+
+
 def _naive_utc(ts: datetime) -> datetime:
     """The warehouse stores naive UTC timestamps."""
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
@@ -63,9 +67,17 @@ class ChatService:
 
     @property
     def agent(self) -> Agent:
+        return self.load_model()
+
+    def load_model(self) -> Agent:
+        """The agent, loading the dialog model on first use."""
         with self._agent_lock:
             if self._agent is None:
-                model = self._model or self._model_factory(self.settings)
+                try:
+                    model = self._model or self._model_factory(self.settings)
+                except Exception as err:  # any loader failure: say which model and why
+                    raise ModelUnavailableError(
+                        f"the dialog model ({self.backend_name()}) is not available: {err}") from err
                 self._agent = Agent(self.settings, model, self.store)
             return self._agent
 
