@@ -1,0 +1,8 @@
+"""The synthetic shop: shopmind's embedded default data, generated from settings.
+
+One module per concern: `timeline` (calendar, seasonality), `catalogue` (products, variants,
+popularity), `customers` (people, addresses, payment methods), `behaviour` (hidden traits,
+sessions, the funnel), `campaign` (a randomised test with a known effect per customer),
+`orders` (tau-bench shaped orders, payments, shipments), `events` (the events table) and
+`shop` (the order in which they are drawn). See docs/synthetic_shop.md.
+"""
