@@ -4,6 +4,9 @@ seasonality, repeat buyers and churners, and a campaign whose true effect is wha
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -243,6 +246,20 @@ def test_campaign_conversions_are_orders_in_the_window(year):
 def test_bad_sizes_are_refused_with_the_key_to_change(settings, key, value, message):
     with pytest.raises(SettingsError, match=message):
         generate(settings.model_copy(update={key: value}))
+
+
+def test_cli_refuses_a_too_short_history_with_one_line_error(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--set", "warehouse_dir=wh", "--set",
+         "synthetic_days=30", "data", "import", "synthetic"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin",
+             "COLUMNS": "200"})
+    assert done.returncode == 2
+    assert "error: synthetic_days=30 is too short" in done.stderr
+    assert "use synthetic_days >= 63" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "wh" / "synthetic.duckdb").exists()
 
 
 def test_tiny_shop_still_builds(settings):
