@@ -1,7 +1,7 @@
 """Load test: concurrent customer sessions against the running API with the local dialog backend.
 
     .venv/bin/python bench/load.py                      # 20 sessions x 2 turns, synthetic shop
-    .venv/bin/python bench/load.py --sessions 5 --turns 1
+    .venv/bin/python bench/load.py --turns 1 --set dialog_model=artifacts/dialog/base
 
 Starts the real app (uvicorn, in this process) on a free port with the backend from settings
 (in-process CPU model unless backend_url is set), opens N customer sessions at once, and each
@@ -15,9 +15,9 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +27,10 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `knowledge` is the package, not bench/knowledge.py
+
+from bench.common import write_results
 from knowledge import warehouse
 from knowledge.settings import load_settings
 
@@ -139,9 +143,7 @@ def main() -> None:
     result = {
         "command": "python bench/load.py " + " ".join(
             [f"--sessions {args.sessions}", f"--turns {args.turns}",
-             f"--max-tokens {args.max_tokens}"]
-            + [f"--set {o}" for o in args.overrides]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+             f"--max-tokens {args.max_tokens}"] + [f"--set {o}" for o in args.overrides]),
         "load_average_1m": {"before": round(load_before[0], 1),
                             "after": round(os.getloadavg()[0], 1)},
         "shop": settings.shop, "backend": service.backend_name(),
@@ -157,8 +159,7 @@ def main() -> None:
         "rate_limit": CHAT_LIMIT,
         "tool_calls": tool_calls,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, "load", **result)
     print(json.dumps(result, indent=2))
 
 
