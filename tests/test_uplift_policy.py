@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finetune.uplift.policy import Calibration, Economics, best_arm, interval, make_plan, select
+from finetune.uplift.policy import Calibration, Economics, choose, interval, make_plan, select
 
 # margin = 100 x 0.5 = 50 per incremental conversion
 ECON = Economics(order_value=100, margin_rate=0.5, contact_cost=[1.0, 3.0])
@@ -18,37 +18,57 @@ UPLIFT = np.array([
 ])
 
 
-def test_best_arm_maximises_incremental_profit():
-    arm, profit = best_arm(UPLIFT, ECON)
-    assert arm.tolist() == [1, 2, 1, 1, 1]
-    assert profit[:4] == pytest.approx([4.0, 2.0, -0.5, 1.5])
-
-
-def test_plan_treats_only_profitable_users_best_first():
+def test_plan_treats_only_profitable_users_with_their_best_arm_best_first():
     plan = make_plan(UPLIFT, ECON)
     assert plan.rows.tolist() == [0, 1, 3]
-    assert plan.arm.tolist() == [1, 2, 1]
-    assert plan.cost.sum() == pytest.approx(5.0)
+    assert (plan.column + 1).tolist() == [1, 2, 1]
+    assert plan.profit == pytest.approx([4.0, 2.0, 1.5])
+    assert plan.cost.sum() == pytest.approx(5.0) and plan.price == 0
     assert plan.not_profitable == 2
-
-
-def test_budget_skips_a_contact_that_no_longer_fits_but_keeps_cheaper_ones():
-    # budget 4: user 0 (cost 1) fits, user 1 (cost 3) fits -> 4 spent; user 3 (cost 1) does not
-    assert make_plan(UPLIFT, ECON, budget=4).rows.tolist() == [0, 1]
-    # budget 2.5: user 0 (1), user 1 (3) does not fit and is skipped, user 3 (1) fits
-    plan = make_plan(UPLIFT, ECON, budget=2.5)
-    assert plan.rows.tolist() == [0, 3] and plan.skipped_by_budget == 1
 
 
 def test_user_cap_takes_the_most_profitable():
     assert make_plan(UPLIFT, ECON, max_users=1).rows.tolist() == [0]
+    assert make_plan(UPLIFT, ECON, max_users=100).rows.tolist() == [0, 1, 3]
+
+
+def test_budget_is_never_exceeded_and_spent_where_profit_per_cost_is_highest():
+    # budget 2.5 cannot pay user 1's arm-2 contact (3.0); users 0 and 3 by arm 1 (1.0 each) fit
+    plan = make_plan(UPLIFT, ECON, budget=2.5)
+    assert plan.rows.tolist() == [0, 3] and plan.cost.sum() <= 2.5
+    assert plan.price > 0  # the budget binds
+
+
+def test_binding_budget_prefers_the_cheap_arm_that_earns_a_little_less():
+    # one user: arm 1 earns 50*0.10 - 1 = 4, arm 2 earns 50*0.16 - 3 = 5 (more, but 3x the cost)
+    econ = Economics(order_value=100, margin_rate=0.5, contact_cost=[1.0, 3.0])
+    two_users = np.array([[0.10, 0.16], [0.10, 0.16]])
+    assert (make_plan(two_users, econ).column + 1).tolist() == [2, 2]  # no budget: max profit
+    tight = make_plan(two_users, econ, budget=2.0)  # both by e-mail (8) beats one by coupon (5)
+    assert (tight.column + 1).tolist() == [1, 1] and tight.profit.sum() == pytest.approx(8.0)
+
+
+def test_allowed_arms_restrict_the_choice():
+    plan = make_plan(UPLIFT, ECON, allowed=np.array([False, True]))
+    assert (plan.column + 1).tolist() == [2, 2] and plan.rows.tolist() == [1, 3]
+
+
+def test_choose_skips_unavailable_options():
+    value = np.array([[-np.inf, 5.0], [3.0, -np.inf]])
+    decision = choose(value, np.array([1.0, 1.0]))
+    assert decision.rows.tolist() == [0, 1] and decision.column.tolist() == [1, 0]
+
+
+def test_select_skips_a_row_that_no_longer_fits_but_keeps_cheaper_ones():
+    rows = select(np.array([5.0, 4.0, 3.0]), np.array([1.0, 3.0, 1.0]), budget=2.5)
+    assert rows.tolist() == [0, 2]
 
 
 def test_budget_and_cap_must_be_positive():
     with pytest.raises(ValueError, match="budget must be positive"):
-        select(np.ones(2), np.ones(2), budget=0)
+        make_plan(UPLIFT, ECON, budget=0)
     with pytest.raises(ValueError, match="max_users must be positive"):
-        select(np.ones(2), np.ones(2), max_users=-1)
+        make_plan(UPLIFT, ECON, max_users=-1)
 
 
 def _calibration(n=4000, seed=0):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from finetune.uplift import artifacts
 from finetune.uplift.data import covariates_frame
-from finetune.uplift.policy import Calibration, best_arm, interval, select
+from finetune.uplift.policy import Calibration, choose, interval
 from knowledge import warehouse
 from knowledge.settings import Settings
 from tools.registry import ToolContext, ToolError, tool
@@ -127,29 +127,52 @@ def _score(settings: Settings, loaded: Loaded, user_ids: list[str] | None) -> Sc
     reasons = loaded.meta.features.outside(cov)
     keep = np.array([r is None for r in reasons])
     X = loaded.meta.features.transform(cov[keep].reset_index(drop=True))
-    uplift = loaded.model.predict(X) if keep.any() else np.zeros((0, len(reasons)))
+    n_arms = len(loaded.meta.campaign.arms) - 1
+    uplift = loaded.model.predict(X) if keep.any() else np.zeros((0, n_arms))
     outside = {u: r for u, r in zip(ids, reasons) if r is not None}
     return Scored(loaded, [u for u, k in zip(ids, keep) if k], uplift, outside, missing)
 
 
 @dataclass
-class Choice:
-    """Per covered user, the best arm of one campaign and its economics."""
+class Options:
+    """Every (campaign, arm) option for the covered users as one matrix, so one policy call
+    decides across campaigns: each user gets at most one contact."""
 
-    scored: Scored
-    row: np.ndarray  # index into scored.user_ids / scored.uplift
-    arm: np.ndarray  # 1..K
-    profit: np.ndarray
-    cost: np.ndarray
+    users: list[str]
+    uplift: np.ndarray  # (users, options) predicted uplift, NaN where the user is not covered
+    value: np.ndarray  # uplift x margin, -inf where unavailable (not covered, other channel)
+    cost: np.ndarray  # (options,)
+    option: list[tuple[Scored, int]]  # the campaign's scored users and the arm (1..K)
 
     @classmethod
-    def of(cls, scored: Scored, channel: str | None) -> Choice:
-        meta = scored.loaded.meta
-        allowed = [channel in (None, c) for c in meta.campaign.arm_channels()]
-        arm, profit = best_arm(scored.uplift, meta.economics, np.array(allowed))
-        economics = meta.economics
-        return cls(scored, np.arange(len(arm)), arm, profit,
-                   np.asarray(economics.contact_cost)[arm - 1])
+    def build(cls, usable: list[Scored], channel: str | None) -> Options:
+        users = sorted({u for s in usable for u in s.user_ids})
+        index = {u: i for i, u in enumerate(users)}
+        uplifts, values, costs, option = [], [], [], []
+        for s in usable:
+            economics = s.loaded.meta.economics
+            rows = np.array([index[u] for u in s.user_ids])
+            for k, arm_channel in enumerate(s.loaded.meta.campaign.arm_channels(), start=1):
+                uplift = np.full(len(users), np.nan)
+                uplift[rows] = s.uplift[:, k - 1]
+                offered = channel in (None, arm_channel)
+                uplifts.append(uplift)
+                values.append(np.where(np.isnan(uplift) | (not offered), -np.inf,
+                                       uplift * economics.margin))
+                costs.append(economics.contact_cost[k - 1])
+                option.append((s, k))
+        return cls(users, np.column_stack(uplifts), np.column_stack(values), np.array(costs),
+                   option)
+
+    def describe(self, row: int, column: int) -> dict[str, Any]:
+        scored, arm = self.option[column]
+        campaign = scored.loaded.meta.campaign
+        return {"user_id": self.users[row], "campaign": campaign.campaign_id,
+                "arm": campaign.arms[arm],
+                "estimated_uplift": round(float(self.uplift[row, column]), 5),
+                "expected_incremental_profit": round(float(self.value[row, column]
+                                                           - self.cost[column]), 4),
+                "cost": float(self.cost[column])}
 
 
 def _user_known(settings: Settings, user_id: str) -> bool:
@@ -162,7 +185,7 @@ def _user_known(settings: Settings, user_id: str) -> bool:
 
 def _for_user(settings: Settings, user_id: str, models: list[Loaded],
               channel: str | None) -> dict[str, Any]:
-    options, refusals = [], []
+    usable, refusals = [], []
     for loaded in models:
         scored = _score(settings, loaded, [user_id])
         campaign = loaded.meta.campaign.campaign_id
@@ -173,34 +196,32 @@ def _for_user(settings: Settings, user_id: str, models: list[Loaded],
             refusals.append(f"user {user_id!r} lies outside the population of experiment "
                             f"{campaign}: {scored.outside[user_id]}")
         else:
-            options.append(Choice.of(scored, channel))
-    if not options:
+            usable.append(scored)
+    if not usable:
         if not _user_known(settings, user_id):
             raise ToolError(f"unknown user_id {user_id!r} in shop {settings.shop!r}")
         raise ToolError("; ".join(refusals) + ". No effect estimate is given for them.")
-    best = max(options, key=lambda c: c.profit[0])
-    return _user_answer(user_id, best)
-
-
-def _user_answer(user_id: str, choice: Choice) -> dict[str, Any]:
-    meta = choice.scored.loaded.meta
-    economics = meta.economics
-    uplift = choice.scored.uplift[0]
-    arm, profit, treat = int(choice.arm[0]), float(choice.profit[0]), bool(choice.profit[0] > 0)
-    heldout = interval([choice.scored.loaded.calibration.draws(choice.arm, uplift[[arm - 1]])])
+    options = Options.build(usable, channel)
+    profit = options.value[0] - options.cost
+    best = int(profit.argmax())
+    scored, arm = options.option[best]
+    meta, treat = scored.loaded.meta, bool(profit[best] > 0)
+    uplift = float(options.uplift[0, best])
+    heldout = interval([scored.loaded.calibration.draws(np.array([arm]), np.array([uplift]))])
     return {
         "user_id": user_id,
         "treat": treat,
         "arm": meta.campaign.arms[arm if treat else 0],
         "best_arm": meta.campaign.arms[arm],
-        "estimated_uplift": round(float(uplift[arm - 1]), 5),
-        "uplift_by_arm": {a: round(float(u), 5) for a, u in zip(meta.campaign.arms[1:], uplift)},
+        "estimated_uplift": round(uplift, 5),
+        "uplift_by_arm": {a: round(float(u), 5)
+                          for a, u in zip(meta.campaign.arms[1:], scored.uplift[0])},
         "heldout_uplift_of_similar_users": _rounded(heldout["conversions"], 5),
-        "expected_incremental_revenue": round(float(uplift[arm - 1] * economics.order_value), 4),
-        "expected_cost": float(choice.cost[0]),
-        "expected_incremental_profit": round(profit, 4),
+        "expected_incremental_revenue": round(uplift * meta.economics.order_value, 4),
+        "expected_cost": float(options.cost[best]),
+        "expected_incremental_profit": round(float(profit[best]), 4),
         "why": ("expected incremental profit = uplift x margin - contact cost = "
-                f"{uplift[arm - 1]:.4f} x {economics.margin:.2f} - {choice.cost[0]:.2f}, "
+                f"{uplift:.4f} x {meta.economics.margin:.2f} - {options.cost[best]:.2f}, "
                 f"{'positive' if treat else 'not positive'}"),
         "model": _model_card(meta),
     }
@@ -213,52 +234,30 @@ def _for_segment(settings: Settings, segment, models: list[Loaded], channel, bud
     if not members:
         raise ToolError(f"segment {segment!r} has no users")
     scored = [_score(settings, loaded, members) for loaded in models]
-    choices = [Choice.of(s, channel) for s in scored if s.user_ids]
-    if not choices:
+    usable = [s for s in scored if s.user_ids]
+    if not usable:
         names = ", ".join(m.meta.campaign.campaign_id for m in models)
         raise ToolError(f"none of the {len(members)} users of segment {segment!r} was in a "
                         f"randomised experiment the models cover ({names}), or inside its "
                         "trained population; no effect estimate is given for them")
-    # one decision per user: the campaign whose best arm earns them most
-    which = np.concatenate([np.full(len(c.arm), i) for i, c in enumerate(choices)])
-    row = np.concatenate([c.row for c in choices])
-    profit = np.concatenate([c.profit for c in choices])
-    cost = np.concatenate([c.cost for c in choices])
-    users = np.concatenate([np.asarray(c.scored.user_ids) for c in choices])
-    order = np.lexsort((-profit, users))  # by user, their most profitable campaign first
-    keep = order[np.r_[True, users[order][1:] != users[order][:-1]]]
-    picked, _ = select(profit[keep], cost[keep], budget, max_users)
-    picked = keep[picked]
-    return _segment_answer(segment, members, scored, choices, which[picked], row[picked],
-                           budget, max_users)
-
-
-def _segment_answer(segment, members, scored, choices, which, rows, budget, max_users):
-    draws, by_arm, top = [], {}, []
+    options = Options.build(usable, channel)
+    decision = choose(options.value, options.cost, budget, max_users)
+    draws, by_arm = [], {}
     model_estimate = {"conversions": 0.0, "revenue": 0.0}
-    total_cost = 0.0
-    for i, c in enumerate(choices):
-        mine = rows[which == i]
-        if not len(mine):
+    for s in usable:
+        mine = [(r, c) for r, c in zip(decision.rows, decision.column) if options.option[c][0] is s]
+        if not mine:
             continue
-        meta, arms = c.scored.loaded.meta, c.arm[mine]
-        up = c.scored.uplift[mine, arms - 1]
-        draws.append(c.scored.loaded.calibration.draws(arms, up))
-        model_estimate["conversions"] += float(up.sum())
-        model_estimate["revenue"] += float(up.sum() * meta.economics.order_value)
-        total_cost += float(c.cost[mine].sum())
-        for a in arms:
-            name = f"{meta.campaign.campaign_id}:{meta.campaign.arms[a]}"
+        arms = np.array([options.option[c][1] for _, c in mine])
+        uplift = np.array([options.uplift[r, c] for r, c in mine])
+        draws.append(s.loaded.calibration.draws(arms, uplift))
+        model_estimate["conversions"] += float(uplift.sum())
+        model_estimate["revenue"] += float(uplift.sum() * s.loaded.meta.economics.order_value)
+        for arm in arms:
+            name = f"{s.loaded.meta.campaign.campaign_id}:{s.loaded.meta.campaign.arms[arm]}"
             by_arm[name] = by_arm.get(name, 0) + 1
-    for i, r in list(zip(which, rows))[:TOP_USERS]:
-        c = choices[i]
-        top.append({"user_id": c.scored.user_ids[r], "campaign": c.scored.loaded.meta.campaign.campaign_id,
-                    "arm": c.scored.loaded.meta.campaign.arms[c.arm[r]],
-                    "estimated_uplift": round(float(c.scored.uplift[r, c.arm[r] - 1]), 5),
-                    "expected_incremental_profit": round(float(c.profit[r]), 4),
-                    "cost": float(c.cost[r])})
     heldout = interval(draws) if draws else None
-    covered = {u for c in choices for u in c.scored.user_ids}
+    covered = set(options.users)
     outside = {u for s in scored for u in s.outside} - covered
     return {
         "segment": segment if isinstance(segment, str) else json.dumps(segment, sort_keys=True),
@@ -268,9 +267,10 @@ def _segment_answer(segment, members, scored, choices, which, rows, budget, max_
         "users_not_in_any_experiment": len(set(members) - covered - outside),
         "budget": budget, "max_users": max_users,
         "plan": {
-            "users_treated": len(rows),
+            "users_treated": len(decision.rows),
             "by_arm": by_arm,
-            "total_cost": round(total_cost, 2),
+            "total_cost": round(float(decision.cost.sum()), 2),
+            "budget_shadow_price": round(decision.price, 4),
             "expected_incremental_conversions": {
                 "model": round(model_estimate["conversions"], 3),
                 "heldout_95": _rounded(heldout["conversions"]) if heldout else None},
@@ -278,8 +278,9 @@ def _segment_answer(segment, members, scored, choices, which, rows, budget, max_
                 "model": round(model_estimate["revenue"], 2),
                 "heldout_95": _rounded(heldout["revenue"]) if heldout else None},
         },
-        "top_users": top,
-        "models": [_model_card(c.scored.loaded.meta) for c in choices],
+        "top_users": [options.describe(r, c) for r, c in
+                      zip(decision.rows[:TOP_USERS], decision.column[:TOP_USERS])],
+        "models": [_model_card(s.loaded.meta) for s in usable],
         "note": "heldout_95 = observed uplift of similar users in the experiment's held-out split, "
                 "with a 95% bootstrap interval; 'model' = the sum of predicted uplifts",
     }

@@ -1,11 +1,16 @@
 """Targeting policy: whom to treat, with which arm, and what the plan is expected to bring.
 
 Each user gets, per treatment arm, expected incremental profit = uplift x margin - contact cost;
-the best arm is the one with the highest profit, and only positive-profit users are candidates.
-Candidates are taken in order of profit while the budget (total contact cost) and the user cap
-allow. The plan's incremental conversions and revenue are estimated two ways: the model's own
-sum of predicted uplifts, and a held-out calibration — observed uplift per (arm, score bin) in
-the experiment's test split — with a bootstrap interval over those held-out users.
+without a budget the best arm is the most profitable one and users are ranked by that profit.
+Under a budget that binds, arms of different cost compete for the same money: we charge each
+contact (1 + price) times its cost and raise the price until the plan fits (the Lagrangian
+relaxation of the budgeted multiple-choice knapsack), so a cheap e-mail that earns a little
+can win over an expensive coupon that earns a bit more. At price 0 this is the plain ranking.
+The user cap then keeps the best-ranked users.
+
+The plan's incremental conversions and revenue are estimated two ways: the model's own sum of
+predicted uplifts, and a held-out calibration - observed uplift per (arm, score bin) in the
+experiment's test split - with a bootstrap interval over those held-out users.
 """
 
 from __future__ import annotations
@@ -30,58 +35,86 @@ class Economics(BaseModel):
 
 
 @dataclass
-class Plan:
-    rows: np.ndarray  # indices of the users treated, best first
-    arm: np.ndarray  # their arm, 1..K (0 = not treated never appears)
-    uplift: np.ndarray  # their predicted uplift with that arm
-    profit: np.ndarray  # their expected incremental profit
+class Decision:
+    """Chosen options, best first: row ``rows[i]`` gets option ``column[i]`` (a column of the
+    value matrix; for one campaign, arm = column + 1)."""
+
+    rows: np.ndarray
+    column: np.ndarray
+    profit: np.ndarray  # expected incremental profit of each chosen contact
     cost: np.ndarray
-    skipped_by_budget: int
-    not_profitable: int
+    price: float  # the budget's shadow price (0 when the budget does not bind)
+    not_profitable: int  # users with no option of positive profit
 
 
-def best_arm(uplift: np.ndarray, economics: Economics,
-             allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per user: the arm (1..K) with the highest expected incremental profit, and that profit.
-    ``allowed`` (K booleans) restricts the choice, e.g. to the arms of one channel."""
-    profit = uplift * economics.margin - np.asarray(economics.contact_cost)[None, :]
-    if allowed is not None:
-        profit = np.where(np.asarray(allowed)[None, :], profit, -np.inf)
-    best = profit.argmax(1)
-    return best + 1, profit[np.arange(len(profit)), best]
-
-
-def select(profit: np.ndarray, cost: np.ndarray, budget: float | None = None,
-           max_users: int | None = None) -> tuple[np.ndarray, int]:
-    """Positive-profit rows, best first, while the budget and the user cap allow. A row whose
-    cost no longer fits is skipped (a cheaper one further down may fit). Returns (rows, skipped)."""
+def _check_limits(budget: float | None, max_users: int | None) -> None:
     if budget is not None and budget <= 0:
         raise ValueError(f"budget must be positive, got {budget}")
     if max_users is not None and max_users <= 0:
         raise ValueError(f"max_users must be positive, got {max_users}")
-    order = np.argsort(-profit, kind="stable")
-    order = order[profit[order] > 0]
-    taken, spent, skipped = [], 0.0, 0
+
+
+def choose(value: np.ndarray, cost: np.ndarray, budget: float | None = None,
+           max_users: int | None = None) -> Decision:
+    """``value[i, j]``: expected incremental margin of giving user i option j (-inf where the
+    option is not available); ``cost[j]``: its contact cost."""
+    _check_limits(budget, max_users)
+    cost = np.broadcast_to(np.asarray(cost, float), value.shape)
+    everyone = np.arange(len(value))
+
+    def pick(price: float) -> tuple[np.ndarray, np.ndarray]:
+        adjusted = value - (1 + price) * cost
+        column = adjusted.argmax(1)
+        return column, adjusted[everyone, column]
+
+    def spend(price: float) -> float:
+        column, gain = pick(price)
+        return float(cost[everyone, column][gain > 0].sum())
+
+    price = 0.0
+    if budget is not None and spend(0.0) > budget:
+        low, high = 0.0, 1.0
+        while spend(high) > budget and high < 1e12:
+            low, high = high, high * 2
+        for _ in range(60):  # spend falls as the price rises
+            mid = (low + high) / 2
+            low, high = (mid, high) if spend(mid) > budget else (low, mid)
+        price = high
+    column, gain = pick(price)
+    chosen_cost = cost[everyone, column]
+    rows = select(gain, chosen_cost, budget, max_users)
+    profit = value[everyone, column] - chosen_cost
+    return Decision(rows, column[rows], profit[rows], chosen_cost[rows], price,
+                    not_profitable=int((pick(0.0)[1] <= 0).sum()))
+
+
+def select(score: np.ndarray, cost: np.ndarray, budget: float | None = None,
+           max_users: int | None = None) -> np.ndarray:
+    """Positive-score rows, best first, while the budget and the user cap allow; a row whose
+    cost no longer fits is skipped (a cheaper one further down may still fit)."""
+    _check_limits(budget, max_users)
+    order = np.argsort(-score, kind="stable")
+    order = order[score[order] > 0]
+    if budget is None:
+        return order[:max_users]
+    taken, spent = [], 0.0
     for i in order:
         if max_users is not None and len(taken) >= max_users:
             break
-        if budget is not None and spent + cost[i] > budget + 1e-9:
-            skipped += 1
-            continue
-        taken.append(i)
-        spent += cost[i]
-    return np.asarray(taken, dtype=int), skipped
+        if spent + cost[i] <= budget + 1e-9:
+            taken.append(i)
+            spent += cost[i]
+    return np.asarray(taken, dtype=int)
 
 
 def make_plan(uplift: np.ndarray, economics: Economics, budget: float | None = None,
-              max_users: int | None = None) -> Plan:
-    """Choose users and arms by profit under a budget and/or a cap on the number of users."""
-    arm, profit = best_arm(uplift, economics)
-    cost = np.asarray(economics.contact_cost)[arm - 1]
-    rows, skipped = select(profit, cost, budget, max_users)
-    return Plan(rows=rows, arm=arm[rows], uplift=uplift[rows, arm[rows] - 1], profit=profit[rows],
-                cost=cost[rows], skipped_by_budget=skipped,
-                not_profitable=int((profit <= 0).sum()))
+              max_users: int | None = None, allowed: np.ndarray | None = None) -> Decision:
+    """Whom to treat and with which arm (column + 1) given one campaign's uplift matrix;
+    ``allowed`` (K booleans) restricts the arms, e.g. to one channel."""
+    value = uplift * economics.margin
+    if allowed is not None:
+        value = np.where(np.asarray(allowed)[None, :], value, -np.inf)
+    return choose(value, np.asarray(economics.contact_cost), budget, max_users)
 
 
 @dataclass
