@@ -31,8 +31,8 @@ from knowledge.warehouse import WarehouseMissingError
 from tools.registry import ToolContext, ToolError, tool
 
 PROPENSITY_EVENT, PROPENSITY_HORIZON_DAYS = "purchase", 30
-NO_MODEL = ("no purchase-propensity scores are available ({reason}); train the behaviour model "
-            "with `shopmind train behavior`, or drop the purchase_probability filters")
+NO_MODEL = ("no purchase-propensity scores ({reason}); the purchase_probability filters and "
+            "grouping need them")
 
 
 class QuerySegmentArgs(BaseModel):
@@ -71,14 +71,12 @@ def _propensity(settings: Settings, engine: SegmentEngine) -> str | None:
     key = propensity_key(settings, engine)
     if engine.propensity_key == key:
         return None
-    try:
-        from tools.behavior import population_scores
-    except ImportError:
-        return "the behaviour tools are not installed"
+    from tools.behavior import population_scores  # loads model code: only when needed
+
     try:
         scores = population_scores(settings, PROPENSITY_EVENT, PROPENSITY_HORIZON_DAYS)
-    except (ToolError, FileNotFoundError, ValueError) as err:
-        return str(err)
+    except Exception as err:  # noqa: BLE001 - optional enrichment: the answer says why it is missing
+        return str(err) if isinstance(err, ToolError) else f"{type(err).__name__}: {err}"
     engine.set_propensity(key, scores)
     return None
 
