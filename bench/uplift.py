@@ -42,14 +42,14 @@ from bench.common import write_results
 from finetune.uplift.data import Experiment, FeatureSpec, load_experiment
 from finetune.uplift.learners import LGBM_DEFAULTS
 from finetune.uplift.metrics import evaluate, qini_curve
-from finetune.uplift.models import make_model
+from finetune.uplift.models import build, leaf_size
 from finetune.uplift.policy import make_plan
-from finetune.uplift.train import default_economics, size_params, true_effect_metrics
+from finetune.uplift.train import default_economics, true_effect_metrics
 from knowledge.settings import Settings, load_settings
 
 RESULTS = REPO / "bench" / "results"
 OURS = ["s_learner", "t_learner", "x_learner", "class_transformation", "uplift_forest",
-        "response_model"]
+        "ensemble", "response_model"]
 KS = (0.1, 0.2, 0.3)
 METRICS = ["qini_auc", "auuc", "uplift_at_10", "uplift_at_20", "uplift_at_30"]
 console = Console()
@@ -61,8 +61,7 @@ Candidate = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], np.n
 def ours(name: str) -> Candidate:
     def run(X, t, y, X_test, seed):
         p = t.mean()
-        params = size_params(name, len(y), quick=False)
-        model = make_model(name, seed=seed, **params).fit(X, t, y, np.array([1 - p, p]))
+        model = build(name, leaf_size(len(y)), seed=seed).fit(X, t, y, np.array([1 - p, p]))
         return model.predict(X_test)[:, 0]
     return run
 
@@ -279,13 +278,13 @@ def synthetic(settings: Settings, seeds: list[int], users: int) -> dict:
     for seed in tqdm(seeds, desc="synthetic"):
         train, test = train_test_split(np.arange(len(y)), test_size=0.3,
                                        stratify=exp.arm * 2 + y, random_state=seed)
-        response = make_model("response_model", seed=seed,
-                              **size_params("response_model", len(train), False))
+        leaf = leaf_size(len(train))
+        response = build("response_model", leaf, seed=seed)
         response = response.fit(X[train], exp.arm[train], y[train], exp.propensity)
         p_convert = response.predict(X[test])[:, 0]
         fixed_arm = best_average_arm(exp, train, economics)
         for name in models:
-            model = make_model(name, seed=seed, **size_params(name, len(train), False))
+            model = build(name, leaf, seed=seed)
             uplift = model.fit(X[train], exp.arm[train], y[train], exp.propensity).predict(X[test])
             metrics = true_effect_metrics(exp, test, uplift)
             truth_runs[name].append({f"{arm}_{k}": v for arm, m in metrics.items()

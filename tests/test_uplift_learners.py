@@ -7,9 +7,7 @@ import pytest
 
 from finetune.uplift.data import FeatureSpec, covariates_frame
 from finetune.uplift.forest import apply_bins, make_bins
-from finetune.uplift.models import MODELS, make_model
-
-SMALL = {"n_estimators": 40, "min_child_samples": 40}
+from finetune.uplift.models import MODELS, build
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +22,7 @@ def toy(uplift_experiment):
 
 def _fit(name, toy):
     X, arm, y, _ = toy
-    params = ({"n_trees": 20, "min_samples_leaf": 40} if name == "uplift_forest" else SMALL)
-    return make_model(name, seed=1, **params).fit(X, arm, y, np.full(3, 1 / 3))
+    return build(name, leaf=40, quick=True, seed=1).fit(X, arm, y, np.full(3, 1 / 3))
 
 
 @pytest.mark.parametrize("name", [m for m in MODELS if m != "response_model"])
@@ -44,7 +41,7 @@ def test_response_model_cannot_choose_between_arms(toy):
 
 def test_models_reject_bad_training_data(toy):
     X, arm, y, _ = toy
-    model = make_model("t_learner")
+    model = build("t_learner")
     with pytest.raises(ValueError, match="expected 0..2"):
         model.fit(X, np.where(arm == 2, 1, arm), y, np.full(3, 1 / 3))
     with pytest.raises(ValueError, match="binary"):
@@ -52,7 +49,7 @@ def test_models_reject_bad_training_data(toy):
     with pytest.raises(ValueError, match="sum to 1"):
         model.fit(X, arm, y, np.array([0.5, 0.5, 0.5]))
     with pytest.raises(ValueError, match="unknown uplift model"):
-        make_model("magic")
+        build("magic")
 
 
 def test_bins_split_on_edges():

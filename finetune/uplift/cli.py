@@ -13,7 +13,8 @@ from rich.table import Table
 
 from knowledge.settings import Settings
 
-MODEL_HELP = ("s_learner, t_learner, x_learner, class_transformation, uplift_forest, or the "
+MODEL_HELP = ("s_learner, t_learner, x_learner, class_transformation, uplift_forest, ensemble "
+              "(S-learner + uplift forest), or the "
               "response_model baseline")
 
 

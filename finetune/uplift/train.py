@@ -23,22 +23,12 @@ from finetune.uplift.data import (
     randomized_campaigns,
 )
 from finetune.uplift.metrics import evaluate
-from finetune.uplift.models import make_model
+from finetune.uplift.models import build, leaf_size
 from finetune.uplift.policy import CONTACT_COST, Calibration, Economics
 from knowledge import warehouse
 from knowledge.settings import Settings
 
 DEFAULT_MODEL = "s_learner"
-QUICK_PARAMS = {"n_estimators": 60}
-
-
-def size_params(model_name: str, n_train: int, quick: bool) -> dict:
-    """Leaves need enough users to estimate an effect, but a small shop must still split:
-    at least 10, at most 100 users a leaf, about 2% of the training set."""
-    leaf = max(10, min(100, n_train // 50))
-    if model_name == "uplift_forest":
-        return {"min_samples_leaf": leaf, **({"n_trees": 30} if quick else {})}
-    return {"min_child_samples": leaf, **(QUICK_PARAMS if quick else {})}
 
 
 def split(exp: Experiment, outcome: str, seed: int, test_size: float = 0.3):
@@ -107,15 +97,16 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
     spec = FeatureSpec.fit(exp.covariates)
     X, y = spec.transform(exp.covariates), exp.outcome(outcome)
     train, test = split(exp, outcome, settings.seed)
-    params = size_params(model_name, len(train), quick)
-    model = make_model(model_name, seed=settings.seed, **params)
+    leaf = leaf_size(len(train))
+    model = build(model_name, leaf, quick, settings.seed)
     model.fit(X[train], exp.arm[train], y[train], exp.propensity)
     uplift = model.predict(X[test])
     economics = default_economics(exp, margin_rate, contact_cost)
     value = exp.spend[test] if exp.spend is not None else y[test] * economics.order_value
     calibration = Calibration.fit(uplift, exp.arm[test], exp.outcomes["conversion"][test], value)
     meta = artifacts.UpliftMeta(
-        shop=shop, campaign=exp.campaign, outcome=outcome, model=model_name, params=params,
+        shop=shop, campaign=exp.campaign, outcome=outcome, model=model_name,
+        params={"leaf": leaf, "quick": quick},
         propensity=exp.propensity.tolist(), features=spec, economics=economics,
         rows={"train": len(train), "test": len(test)},
         metrics=per_arm_metrics(exp, test, uplift, outcome),
