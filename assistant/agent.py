@@ -135,10 +135,12 @@ class Agent:
                 return ("Not done yet: this action needs the customer's explicit confirmation. "
                         "The shop now shows them the details and asks them to answer yes.")
             result = self._execute(thread, spec, args)
-        except ToolError as err:
+        except Exception as err:  # a tool bug must not end the conversation either
+            message = str(err) if isinstance(err, ToolError) else (
+                f"tool {spec.name} failed unexpectedly ({type(err).__name__}: {err})")
             self.store.audit(thread.thread_id, "tool_refused", {"name": spec.name, "args": args,
-                                                                 "error": str(err)})
-            raise ToolException(f"Error: {err}") from err
+                                                                 "error": message})
+            raise ToolException(f"Error: {message}") from err
         text = json.dumps(result, default=str)
         if len(text) > MAX_TOOL_RESULT_CHARS:
             text = text[:MAX_TOOL_RESULT_CHARS] + " ... (truncated)"
@@ -169,7 +171,7 @@ class Agent:
         try:
             result = self._execute(thread, get_tool(pending["name"]), pending["args"])
             content, error = json.dumps(result, default=str), False
-        except ToolError as err:
+        except Exception as err:  # noqa: BLE001 - reported to the customer, never a crash
             result, content, error = str(err), f"Error: {err}", True
         self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
             {"id": call_id, "name": pending["name"], "args": pending["args"]}])

@@ -209,3 +209,15 @@ def test_the_model_sees_whole_recent_turns_only(tmp_path):
     kept = recent(store.messages(thread.thread_id), limit=10)
     assert [m.content for m in kept if m.role == "user"] == ["q3", "q4"]
     assert recent(store.messages(thread.thread_id), limit=2)[0].content == "q4"
+
+
+def test_a_crashing_tool_becomes_an_error_message_not_a_crash(shop, tmp_path, monkeypatch):
+    import tools.customer_service as cs
+
+    def broken(expression):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cs, "safe_arithmetic", broken)
+    agent = _agent(shop, tmp_path, _after_tools(lambda text: call("calculate", expression="1+1")))
+    events = agent.chat(agent.store.new_thread("operator").thread_id, "add")
+    assert "failed unexpectedly (RuntimeError: disk on fire)" in events[-1].text
