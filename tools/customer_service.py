@@ -172,10 +172,14 @@ def _payment_method(con: duckdb.DuckDBPyConnection, order: dict, payment_method_
                     f"are: {', '.join(r[0] for r in rows) or 'none'}")
 
 
-def _require_status(order: dict, status: str, verb: str) -> None:
+def _order_in_status(ctx: ToolContext, con: duckdb.DuckDBPyConnection, order_id: str,
+                     status: str, verb: str) -> dict:
+    """The caller's order, which must be in ``status`` to be ``verb`` (tau-bench's rule)."""
+    order = _own_order(ctx, con, order_id)
     if order["status"] != status:
         raise ToolError(f"non-{status} order cannot be {verb} (order {order['order_id']} is "
                         f"{order['status']!r})")
+    return order
 
 
 def _check_items_in_order(order: dict, item_ids: list[str]) -> None:
@@ -319,8 +323,7 @@ class CancelArgs(BaseModel):
       "cancellation.", CancelArgs, CUSTOMER, writes=True)
 def cancel_pending_order(ctx: ToolContext, args: CancelArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "pending", "cancelled")
+        order = _order_in_status(ctx, con, args.order_id, "pending", "cancelled")
         refunds = []
         for payment in order["payment_history"]:
             refunds.append({"transaction_type": "refund", "amount": payment["amount"],
@@ -361,8 +364,7 @@ class UserAddressArgs(AddressArgs):
       "to proceed.", OrderAddressArgs, CUSTOMER, writes=True)
 def modify_pending_order_address(ctx: ToolContext, args: OrderAddressArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "pending", "modified")
+        order = _order_in_status(ctx, con, args.order_id, "pending", "modified")
         order["address"] = args.as_address()
         save_order(con, order)
         return order
@@ -391,8 +393,7 @@ class OrderPaymentArgs(BaseModel):
       "to proceed.", OrderPaymentArgs, CUSTOMER, writes=True)
 def modify_pending_order_payment(ctx: ToolContext, args: OrderPaymentArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "pending", "modified")
+        order = _order_in_status(ctx, con, args.order_id, "pending", "modified")
         method = _payment_method(con, order, args.payment_method_id)
         history = order["payment_history"]
         if len(history) != 1 or history[0]["transaction_type"] != "payment":
@@ -430,8 +431,7 @@ def _item_change(ctx: ToolContext, con: duckdb.DuckDBPyConnection, args: ItemsAr
                  verb: str) -> tuple[dict, float, dict, dict]:
     """Checks shared by modify and exchange: (order, price difference, new variants, payment
     method), the method able to pay the difference."""
-    order = _own_order(ctx, con, args.order_id)
-    _require_status(order, status, verb)
+    order = _order_in_status(ctx, con, args.order_id, status, verb)
     _check_items_in_order(order, args.item_ids)
     diff, variants = _price_difference(con, order, args.item_ids, args.new_item_ids)
     method = _payment_method(con, order, args.payment_method_id)
@@ -474,8 +474,7 @@ class ReturnArgs(BaseModel):
       "for how and where to return the item.", ReturnArgs, CUSTOMER, writes=True)
 def return_delivered_order_items(ctx: ToolContext, args: ReturnArgs) -> dict:
     with _session(ctx, write=True) as con:
-        order = _own_order(ctx, con, args.order_id)
-        _require_status(order, "delivered", "returned")
+        order = _order_in_status(ctx, con, args.order_id, "delivered", "returned")
         _payment_method(con, order, args.payment_method_id)
         original = order["payment_history"][0]["payment_method_id"]
         if "gift_card" not in args.payment_method_id and args.payment_method_id != original:
