@@ -19,3 +19,8 @@ train_app.command("recommend")(train_recommend_command)
 from finetune.uplift.cli import train_uplift_command  # noqa: E402
 
 train_app.command("uplift")(train_uplift_command)
+
+from finetune.dialog.cli import eval_toolcalls_command, train_dialog_command  # noqa: E402
+
+train_app.command("dialog")(train_dialog_command)
+eval_app.command("toolcalls")(eval_toolcalls_command)

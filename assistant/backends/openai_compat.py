@@ -1,0 +1,32 @@
+"""Any OpenAI-compatible endpoint (vLLM, `shopmind serve-model`) behind the same ``chat``
+interface as the in-process backend, for evaluation and benchmarks."""
+
+from __future__ import annotations
+
+from assistant.backends.types import ChatRequest, ChatResult
+
+
+class OpenAIBackend:
+    def __init__(self, base_url: str, model: str | None = None, api_key: str = "not-needed"):
+        from openai import OpenAI
+
+        self.client = OpenAI(base_url=base_url, api_key=api_key)
+        self.name = model or self.client.models.list().data[0].id
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        extra = {"tools": request.tools, "tool_choice": request.tool_choice} if request.tools \
+            else {}
+        reply = self.client.chat.completions.create(
+            model=self.name, messages=request.messages, max_tokens=request.max_tokens,
+            temperature=request.temperature, top_p=request.top_p, stop=request.stop or None,
+            seed=request.seed, **extra)
+        choice = reply.choices[0]
+        calls = [c.model_dump() for c in choice.message.tool_calls or []]
+        usage = reply.usage
+        return ChatResult(
+            content=choice.message.content or "", tool_calls=calls,
+            finish_reason=choice.finish_reason if choice.finish_reason in
+            ("stop", "length", "tool_calls") else "stop",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )

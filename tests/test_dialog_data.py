@@ -1,0 +1,92 @@
+"""Training dialogs come from the tool registry and real entities, reproducibly; the dev split
+uses phrasing families never seen in training."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from finetune.dialog.data import SLOT, DialogData, phrasings
+from tools.registry import get_tool
+
+
+@pytest.fixture(scope="module")
+def data(small_shop):
+    return DialogData(small_shop, seed=7)
+
+
+def test_same_seed_same_dialogs(small_shop):
+    first = DialogData(small_shop, seed=3).train_examples(60)
+    assert first == DialogData(small_shop, seed=3).train_examples(60)
+    assert first != DialogData(small_shop, seed=4).train_examples(60)
+
+
+def test_every_training_call_validates_against_the_registered_tool(data, small_shop):
+    examples = data.train_examples(300)
+    kinds = {e["kind"].split(":")[0] for e in examples}
+    assert {"call", "clarify", "no-call"} <= kinds
+    assert {e["role"] for e in examples} == {"operator", "customer"}
+    for example in examples:
+        for message in example["messages"]:
+            for call in message.get("tool_calls", []):
+                spec = get_tool(call["function"]["name"])
+                assert example["role"] in spec.roles
+                spec.input_model.model_validate(call["function"]["arguments"])
+
+
+def test_training_uses_the_shops_real_ids(data, small_shop):
+    import duckdb
+
+    con = duckdb.connect(str(small_shop.warehouse), read_only=True)
+    users = {r[0] for r in con.execute("SELECT user_id FROM users").fetchall()}
+    con.close()
+    calls = [c["function"]["arguments"] for e in data.train_examples(300) if e["role"] == "operator"
+             for m in e["messages"] for c in m.get("tool_calls", [])]
+    ids = [a["user_id"] for a in calls if "user_id" in a]
+    assert ids and set(ids) <= users
+
+
+def _skeleton(text: str) -> str:
+    return SLOT.sub("{}", text.partition("||")[0]).strip().lower()
+
+
+def test_dev_phrasings_never_appear_in_training(data):
+    text = phrasings()
+    for role in ("operator", "customer"):
+        for tool, families in text[role].items():
+            train = {_skeleton(t) for t in families.get("train", [])}
+            assert not train & {_skeleton(t) for t in families.get("dev", [])}, tool
+    user_turns = {m["content"] for e in data.train_examples(400) for m in e["messages"]
+                  if m["role"] == "user"}
+    dev_patterns = [re.compile(re.escape(_skeleton(t)).replace(r"\{\}", ".+") + "$")
+                    for role in ("operator", "customer") for f in text[role].values()
+                    for t in f.get("dev", [])]
+    assert not [u for u in user_turns if any(p.match(u.lower()) for p in dev_patterns)]
+
+
+def test_dev_cases_follow_the_evaluation_format(data, tmp_path):
+    from finetune.dialog.data import write_jsonl
+    from finetune.dialog.evaluate import read_cases
+
+    cases = read_cases(write_jsonl(data.dev_cases(), tmp_path / "dev.jsonl"))
+    assert len({c.id for c in cases}) == len(cases)
+    assert any(not c.expected for c in cases) and any(c.expected for c in cases)
+    for case in cases:
+        assert case.messages[-1]["role"] in {"user", "tool"}
+        for call in case.expected:
+            get_tool(call["name"])
+            json.dumps(call["arguments"])
+
+
+def test_bitext_and_tau_flows_use_train_files_only(shared_data, small_shop):
+    data = DialogData(small_shop.model_copy(update={"data_dir": shared_data}), seed=1)
+    examples = data.train_examples(400)
+    bitext_train = {r["utterance"] for r in data.bitext["train"]}
+    bitext_dev = {r["utterance"] for r in data.bitext["dev"]} - bitext_train
+    used = {e["messages"][-2]["content"] if e["messages"][0]["role"] != "system" else
+            e["messages"][1]["content"] for e in examples if e["kind"].startswith("bitext")}
+    assert used and used <= bitext_train and not used & bitext_dev
+    flows = [e for e in examples if e["kind"] == "tau-flow"]
+    assert flows and all(m["content"] == "yes" for e in flows for m in e["messages"][-2:-1])

@@ -1,0 +1,80 @@
+"""Dialog training: loss only on assistant tokens, the shared-prefix batch loss equals the
+per-dialog loss, and a short LoRA run yields a loadable HF folder; runs resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from finetune.dialog.train import IGNORE, Preset, batch_loss, encode, train_dialog
+from tests.test_dialog_format import DIALOG, TOOLS
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dialog_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_dialog_model), \
+        AutoModelForCausalLM.from_pretrained(tiny_dialog_model)
+
+
+def test_labels_cover_assistant_turns_only(tiny):
+    tokenizer, _ = tiny
+    enc = encode(tokenizer, {"messages": DIALOG}, TOOLS)
+    assert "get_order_details(order_id: string)" in tokenizer.decode(enc.prefix)
+    kept = tokenizer.decode([t for t in enc.labels if t != IGNORE])
+    assert kept == ('<tool_call>{"name": "get_order_details", "arguments": {"order_id": "#W1"}}'
+                    "</tool_call><|im_end|>It is pending.<|im_end|>")
+    assert "Where is #W1?" not in kept and "pending\"}" not in kept
+
+
+def test_shared_prefix_loss_equals_per_dialog_loss(tiny):
+    tokenizer, model = tiny
+    other = DIALOG[:2] + [{"role": "tool", "content": "{}"},
+                          {"role": "assistant", "content": "Nothing found, sorry."}]
+    items = [encode(tokenizer, {"messages": m}, TOOLS) for m in (DIALOG, other, DIALOG[:2])]
+    assert len({e.prefix for e in items}) == 1
+    shared, _ = batch_loss(model, items[0].prefix, items, pad_id=2)
+    total, count = 0.0, 0
+    for e in items:
+        ids = torch.tensor([list(e.prefix) + e.ids])
+        labels = torch.tensor([[IGNORE] * len(e.prefix) + e.labels])
+        logits = model(input_ids=ids).logits
+        total += torch.nn.functional.cross_entropy(logits[0, :-1], labels[0, 1:],
+                                                   ignore_index=IGNORE, reduction="sum")
+        count += int((labels[0, 1:] != IGNORE).sum())
+    assert shared.item() == pytest.approx(float(total / count), rel=1e-4)
+
+
+def test_short_lora_run_saves_a_plain_hf_folder_and_resumes(small_shop, tiny_dialog_model,
+                                                            tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import finetune.dialog.train as train
+
+    monkeypatch.setitem(train.PRESETS, "test", Preset(examples=40, steps=4, batch=2, lr=1e-3,
+                                                      lora=True, lora_rank=2))
+    out = tmp_path / "dialog"
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return batch_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train, "batch_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_dialog(small_shop, "test", out, base=tiny_dialog_model, log_every=2)
+    assert out.with_name("dialog.checkpoint.pt").is_file()
+    monkeypatch.setattr(train, "batch_loss", batch_loss)
+    meta = train_dialog(small_shop, "test", out, base=tiny_dialog_model, log_every=2)
+    assert meta["steps_done"] == 4 and meta["steps_run_now"] == 2
+    assert not out.with_name("dialog.checkpoint.pt").is_file()
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert "<tool_call>" in tokenizer.chat_template
+    assert json.loads((out / "meta.json").read_text())["train_tokens_per_s"] > 0
