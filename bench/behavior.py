@@ -22,6 +22,7 @@ and population scoring throughput. Writes bench/results/behavior.json.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -299,10 +300,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3, help="fits per tabular model (timing)")
     parser.add_argument("--shops", nargs="*", default=["online_retail", "taobao"])
+    parser.add_argument("--only", help="run only tasks whose title contains this; the others "
+                        "keep their results from the last run")
     args = parser.parse_args()
     settings = load_settings()
     results = []
-    for task in [t for t in TASKS if t.shop in args.shops]:
+    for task in [t for t in TASKS if t.shop in args.shops and (args.only or "") in t.title]:
         if not settings.warehouse_for(task.shop).is_file():
             from knowledge.cli import import_source
 
@@ -315,12 +318,18 @@ def main() -> None:
             print_table(result, sample["models"], sample["rows"])
         results.append(result)
     if "taobao" in args.shops:
-        for key, title in PAIR_TASKS:
+        for key, title in [(k, t) for k, t in PAIR_TASKS if (args.only or "") in t]:
             console.print(f"[bold]{title}[/]")
             result = run_pair_task(settings, key, title, args.bootstrap, args.repeats)
             print_table(result, result["models"], result["rows"]["test"])
             results.append(result)
-    write_results(RESULTS / "behavior.json", "behavior", bootstrap=args.bootstrap, tasks=results)
+    path = RESULTS / "behavior.json"
+    if args.only and path.is_file():
+        fresh = {r["title"] for r in results}
+        kept = [r for r in json.loads(path.read_text())["tasks"] if r["title"] not in fresh]
+        order = [t.title for t in TASKS] + [t for _, t in PAIR_TASKS]
+        results = sorted(kept + results, key=lambda r: order.index(r["title"]))
+    write_results(path, "behavior", bootstrap=args.bootstrap, tasks=results)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def train_one(settings: Settings, shop: str, data: TaskData, name: str, data_end
         metrics={split: scores(getattr(data, split).labels, p) for split, p in preds.items()},
         train_seconds=round(seconds, 3),
         rows={s: len(getattr(data, s)) for s in ("train", "val", "test")},
-        params={**info, **(encoder_options or {})} if name.startswith("encoder") else info,
+        params={**(encoder_options or {}), **info} if name.startswith("encoder") else info,
         created_at=datetime.now().isoformat(timespec="microseconds"),
     )
     write_meta(folder, meta)
