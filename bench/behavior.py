@@ -39,20 +39,20 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_results  # noqa: E402
-from finetune.behavior.artifacts import list_versions  # noqa: E402
-from finetune.behavior.data import Split, TaskData, TaskSpec, load_task  # noqa: E402
-from finetune.behavior.metrics import (  # noqa: E402
+from bench.common import write_results
+from finetune.behavior.artifacts import list_versions
+from finetune.behavior.data import Split, TaskData, TaskSpec, load_task
+from finetune.behavior.metrics import (
     bootstrap_ci,
     expected_calibration_error,
     reliability,
     scores,
 )
-from finetune.behavior.tabular import TABULAR_MODELS, logit  # noqa: E402
-from finetune.behavior.train import train_one  # noqa: E402
-from knowledge import warehouse  # noqa: E402
-from knowledge.pairs import pair_frame  # noqa: E402
-from knowledge.settings import Settings, load_settings  # noqa: E402
+from finetune.behavior.tabular import TABULAR_MODELS, logit
+from finetune.behavior.train import train_one
+from knowledge import warehouse
+from knowledge.pairs import pair_frame
+from knowledge.settings import Settings, load_settings
 
 RESULTS = REPO / "bench" / "results"
 console = Console()

@@ -1,5 +1,4 @@
 import shutil
-from datetime import datetime, timedelta
 
 import duckdb
 import pytest

@@ -102,3 +102,19 @@ def test_packaged_minilm_loads_offline():
 
     model = AutoModel.from_pretrained(minilm_path())
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 6
+
+
+@pytest.mark.parametrize("name", ["rfm", "logreg", "logreg-all", "lightgbm"])
+def test_contributions_add_up_to_the_score(shop_settings, name):
+    """The tool's top factors are honest: contributions + baseline = the model's logit."""
+    import numpy as np
+
+    from finetune.behavior.tabular import BIAS, TABULAR_MODELS, logit
+
+    con = duckdb.connect(str(shop_settings.warehouse), read_only=True)
+    data = load_task(con, SPEC)
+    model = TABULAR_MODELS[name]()
+    model.fit(data.train, data.val)
+    contrib = model.contributions(data.test.features)
+    assert BIAS in contrib.columns and contrib.drop(columns=BIAS).abs().to_numpy().sum() > 0
+    assert np.allclose(contrib.sum(axis=1), logit(model.predict(data.test.features)), atol=1e-4)

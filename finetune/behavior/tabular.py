@@ -5,6 +5,7 @@ log-odds contributions per feature (what the tool reports as top factors)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import joblib
 import lightgbm as lgb
@@ -53,7 +54,7 @@ class RFMHeuristic(TabularModel):
     probability of each total is its smoothed positive rate on the training rows."""
 
     name = "rfm"
-    columns = ["recency_days", "frequency", "monetary"]
+    columns: ClassVar[list[str]] = ["recency_days", "frequency", "monetary"]
 
     def _score(self, features: pd.DataFrame) -> pd.DataFrame:
         rfm = log_rfm(features)[self.columns]
@@ -77,13 +78,13 @@ class RFMHeuristic(TabularModel):
         return total.map(lambda t: self.rate.get(t, self.prior)).to_numpy(float)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Each quintile score's share of the logit gap to the prior (an additive split)."""
-        scores = self._score(features)
-        logit = logit(self.predict(features)) - logit(np.array([self.prior]))
-        centred = scores - 3
-        weight = centred.div(centred.abs().sum(axis=1).replace(0, 1), axis=0)
-        out = weight.mul(logit, axis=0)
-        out[BIAS] = logit(np.array([self.prior]))[0]
+        """The logit gap to the prior, split over R, F and M in proportion to how far each
+        quintile score is from the middle (3); equal thirds when all three are 3."""
+        prior = logit(np.array([self.prior]))[0]
+        gap = logit(self.predict(features)) - prior
+        distance = (self._score(features) - 3).abs().astype(float) + 1e-9
+        out = distance.div(distance.sum(axis=1), axis=0).mul(gap, axis=0)
+        out[BIAS] = prior
         return out
 
 
@@ -141,7 +142,7 @@ class LightGBMModel(TabularModel):
 
     name = "lightgbm"
     leaves = (7, 15, 31)
-    params = {"objective": "binary", "learning_rate": 0.03,
+    params: ClassVar[dict] = {"objective": "binary", "learning_rate": 0.03,
               "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
               "bagging_freq": 1, "lambda_l2": 1.0, "metric": "auc", "verbose": -1,
               "num_threads": 1, "seed": 0}  # threads spin-wait badly on a shared CPU
