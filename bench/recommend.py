@@ -119,6 +119,8 @@ def quality(settings: Settings, shop: str, sasrec_seconds: float) -> dict:
     for model in models + ["hybrid"]:
         name = model if isinstance(model, str) else model.name
         results[name] = {"fit_s": round(fit_s.get(name, sum(fit_s.values())), 1)}
+        if name == "sasrec":
+            results[name]["epochs"] = round(model.epochs_done, 2)
         for protocol in PROTOCOLS:
             scorer = Hybrid(models, weights[protocol]) if name == "hybrid" else model
             results[name][protocol] = evaluate(scorer.score, test.eval[protocol], protocol,

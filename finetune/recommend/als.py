@@ -13,9 +13,13 @@ from finetune.recommend.data import History, TrainData
 
 
 class ALS:
+    """alpha 1.0 was the best of 0.3, 1, 2, 10, 40 on the Online Retail validation window
+    (the month before the test cutoff): NDCG@10 0.245 "all" / 0.088 "new" against 0.173 /
+    0.069 with alpha 10."""
+
     name = "als"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0,
+    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0,
                  iterations: int = 15, seed: int = 42):
         self.factors, self.regularization = factors, regularization
         self.alpha, self.iterations, self.seed = alpha, iterations, seed

@@ -67,6 +67,7 @@ class SASRec:
                        "windows_per_user": windows_per_user, "seed": seed}
         self.net: SASRecNet | None = None
         self.n_items = 0
+        self.epochs_done = 0.0  # how far training got within max_seconds
 
     def _build(self, n_items: int) -> SASRecNet:
         p = self.params
@@ -102,6 +103,7 @@ class SASRec:
                 optim.step()
                 total += loss.item() * len(chunk)
                 seen += len(chunk)
+                self.epochs_done += len(chunk) / len(windows)
             bar.set_postfix(loss=f"{total / max(seen, 1):.3f}")
             if time.perf_counter() > deadline:
                 break
