@@ -89,12 +89,25 @@ def _build_behavior(settings: Settings) -> str:
     return "; ".join(train_default(settings))
 
 
+def _dialog_done(settings: Settings) -> bool:
+    from finetune.dialog.train import is_built
+
+    return is_built(settings)
+
+
+def _build_dialog(settings: Settings) -> str:
+    from finetune.dialog.train import build_default
+
+    return build_default(settings)
+
+
 STAGES: list[Stage] = [
     Stage("warehouse", _warehouse_done, _build_warehouse),
     Stage("knowledge index", _knowledge_done, _build_knowledge),
     Stage("recommendations", _recommend_done, _build_recommend),
     Stage("uplift", _uplift_done, _build_uplift),
     Stage("behaviour models", _behavior_done, _build_behavior),
+    Stage("dialog model", _dialog_done, _build_dialog),
 ]
 
 

@@ -30,5 +30,6 @@ def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
         return ChatOpenAI(base_url=settings.backend_url, model=settings.dialog_model,
                           api_key="not-needed", temperature=0, **kwargs)
     from assistant.backends.langchain_local import LocalChatModel
+    from finetune.dialog.base import dialog_model_path
 
-    return LocalChatModel(backend=local_backend(str(settings.dialog_model)), **kwargs)
+    return LocalChatModel(backend=local_backend(str(dialog_model_path(settings))), **kwargs)

@@ -22,8 +22,9 @@ def serve_model_command(
 
     from assistant.backends.local import LocalBackend
     from assistant.model_server.app import create_app
+    from finetune.dialog.base import dialog_model_path
 
-    path = model or Path(ctx.obj.dialog_model)
+    path = model or dialog_model_path(ctx.obj)
     backend = LocalBackend(path, constrained=constrained, threads=threads)
     typer.echo(f"serving {path} as {backend.name!r} at http://{host}:{port}/v1")
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")

@@ -45,6 +45,14 @@ def sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def dialog_model_path(settings: Settings) -> Path:
+    """settings.dialog_model, with a relative ``artifacts/...`` path placed under artifacts_dir."""
+    path = Path(settings.dialog_model)
+    if not path.is_absolute() and path.parts[:1] == ("artifacts",):
+        return settings.artifacts_dir.joinpath(*path.parts[1:])
+    return path
+
+
 def base_dir(settings: Settings) -> Path:
     return settings.artifacts_dir / "dialog" / "base"
 

@@ -46,11 +46,12 @@ def eval_toolcalls_command(
     limit: int | None = typer.Option(None, help="Only the first N cases."),
 ) -> None:
     """Score tool calls: overall, per-tool, irrelevance, argument accuracy, JSON validity."""
+    from finetune.dialog.base import dialog_model_path
     from finetune.dialog.evaluate import EvalFileError, evaluate_file, make_client
 
     settings = ctx.obj
     try:
-        client = make_client(model or settings.dialog_model, url, constrained)
+        client = make_client(model or str(dialog_model_path(settings)), url, constrained)
         report = evaluate_file(file, client, limit=limit)
     except EvalFileError as err:
         raise typer.BadParameter(str(err)) from err

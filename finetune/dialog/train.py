@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from finetune.dialog.base import ensure_base
+from finetune.dialog.base import dialog_model_path, ensure_base
 from finetune.dialog.data import DialogData, role_tools, write_jsonl
 from knowledge.settings import Settings
 
@@ -211,3 +211,17 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
 def write_dev_file(settings: Settings, path: Path) -> Path:
     """The held-out evaluation JSONL (other phrasing families than training)."""
     return write_jsonl(DialogData(settings, settings.seed + 1).dev_cases(), path)
+
+
+def is_built(settings: Settings) -> bool:
+    folder = dialog_model_path(settings)
+    return (folder / "config.json").is_file() and (folder / "meta.json").is_file()
+
+
+def build_default(settings: Settings) -> str:
+    """The `shopmind up` stage: the quick preset into settings.dialog_model."""
+    out = dialog_model_path(settings)
+    meta = train_dialog(settings, "quick", out)
+    write_dev_file(settings, out.parent / "dev.jsonl")
+    return (f"{out}: {meta['steps_done']} steps on {meta['train_examples']} dialogs, "
+            f"loss {meta['loss_first10']:.2f} -> {meta['loss_last10']:.2f}")
