@@ -118,3 +118,21 @@ def test_contributions_add_up_to_the_score(shop_settings, name):
     contrib = model.contributions(data.test.features)
     assert BIAS in contrib.columns and contrib.drop(columns=BIAS).abs().to_numpy().sum() > 0
     assert np.allclose(contrib.sum(axis=1), logit(model.predict(data.test.features)), atol=1e-4)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--event", "refund"], "event"),
+    (["--horizon", "0"], "horizon_days"),
+    (["--model", "xgboost"], "unknown model(s) xgboost"),
+    (["--test-cutoff", "2024-07-01"], "data ends before 2024-07-01"),
+])
+def test_train_command_explains_bad_input(shop_settings, args, message):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    overrides = ["--set", f"warehouse_dir={shop_settings.warehouse_dir}", "--set", "shop=rand",
+                 "--set", f"artifacts_dir={shop_settings.artifacts_dir}"]
+    result = CliRunner().invoke(app, [*overrides, "train", "behavior", *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
