@@ -72,11 +72,12 @@ def sample_dev(dev: Path, n: int, seed: int) -> Path:
     return out
 
 
-def evaluate(model: Path, cases: Path, constrained: bool = False) -> dict:
+def evaluate(model: Path, cases: Path, constrained: bool = False, max_tokens: int = 96) -> dict:
     from assistant.backends.local import LocalBackend
     from finetune.dialog.evaluate import evaluate_file
 
-    summary = evaluate_file(cases, LocalBackend(model, constrained=constrained)).summary()
+    backend = LocalBackend(model, constrained=constrained)
+    summary = evaluate_file(cases, backend, max_tokens=max_tokens).summary()
     return {k: v for k, v in summary.items() if k != "per_kind"} | {"per_kind": summary["per_kind"]}
 
 
@@ -84,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sample", type=int, default=60)
+    parser.add_argument("--max-tokens", type=int, default=96, help="per evaluated reply")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
@@ -102,14 +104,16 @@ def main() -> None:
     dev = dialog / "dev.jsonl"
     if dev.is_file():
         cases = sample_dev(dev, args.sample, settings.seed)
-        out["eval_sample"] = {"file": str(dev), "cases": args.sample, "seed": settings.seed}
+        out["eval_sample"] = {"file": str(dev), "cases": args.sample, "seed": settings.seed,
+                              "max_tokens": args.max_tokens}
         for name in ("base", "quick", "full"):
             if (dialog / name / "config.json").is_file():
-                out[f"eval_{name}"] = evaluate(dialog / name, cases)
+                out[f"eval_{name}"] = evaluate(dialog / name, cases, max_tokens=args.max_tokens)
                 print(name, json.dumps({k: v for k, v in out[f"eval_{name}"].items()
                                         if "accuracy" in k or "json" in k}))
         if (dialog / "quick" / "config.json").is_file():
-            out["eval_quick_constrained"] = evaluate(dialog / "quick", cases, constrained=True)
+            out["eval_quick_constrained"] = evaluate(dialog / "quick", cases, constrained=True,
+                                                     max_tokens=args.max_tokens)
     out["training"] = {name: {k: meta.get(k) for k in ("train_tokens_per_s", "seconds",
                                                        "steps_done", "torch_threads", "lora")}
                        for name in ("quick", "full")

@@ -76,6 +76,9 @@ def test_bad_requests_get_400_with_a_message(http):
     assert streamed.status_code == 400
     other = http.post("/v1/chat/completions", json={"messages": ASK, "model": "gpt-9"})
     assert other.status_code == 400 and "shopmind-dialog" in other.json()["error"]["message"]
+    by_path = http.post("/v1/chat/completions", json={
+        "messages": ASK, "model": "artifacts/shopmind-dialog", "max_tokens": 2})
+    assert by_path.status_code == 200
 
 
 def test_langchain_chat_openai_binds_tools_against_the_server(http):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,7 +52,7 @@ def create_app(backend: LocalBackend, model_name: str | None = None) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest):
         request = body.to_backend()
-        if body.model not in (None, name):
+        if body.model and Path(body.model).name != name:  # the folder path is accepted too
             raise BackendError(f"model {body.model!r} is not served here; use {name!r}")
         if body.stream:
             stream = backend.stream(request)

@@ -44,6 +44,8 @@ def eval_toolcalls_command(
     out: Path | None = typer.Option(None, help="Write the JSON report here."),
     constrained: bool = typer.Option(False, help="Grammar-constrained tool calls (local model)."),
     limit: int | None = typer.Option(None, help="Only the first N cases."),
+    max_tokens: int = typer.Option(160, help="Longest reply generated per case."),
+    threads: int | None = typer.Option(None, help="torch CPU threads for a local model."),
 ) -> None:
     """Score tool calls: overall, per-tool, irrelevance, argument accuracy, JSON validity."""
     from finetune.dialog.base import dialog_model_path
@@ -51,8 +53,8 @@ def eval_toolcalls_command(
 
     settings = ctx.obj
     try:
-        client = make_client(model or str(dialog_model_path(settings)), url, constrained)
-        report = evaluate_file(file, client, limit=limit)
+        client = make_client(model or str(dialog_model_path(settings)), url, constrained, threads)
+        report = evaluate_file(file, client, limit=limit, max_tokens=max_tokens)
     except EvalFileError as err:
         raise typer.BadParameter(str(err)) from err
     text = json.dumps(report.summary(), indent=2)

@@ -169,11 +169,12 @@ def evaluate_file(path: Path, client, limit: int | None = None,
     return Report(model=str(getattr(client, "name", "model")), cases=results)
 
 
-def make_client(model: str, url: str | None = None, constrained: bool = False):
+def make_client(model: str, url: str | None = None, constrained: bool = False,
+                threads: int | None = None):
     if url:
         from assistant.backends.openai_compat import OpenAIBackend
 
         return OpenAIBackend(url, model if not Path(model).exists() else None)
     from assistant.backends.local import LocalBackend
 
-    return LocalBackend(model, constrained=constrained)
+    return LocalBackend(model, constrained=constrained, threads=threads)
