@@ -47,6 +47,12 @@ def phrasings() -> dict:
                           .read_text())
 
 
+def agent_prompt(role: str) -> str | None:
+    """The system prompt the agent (assistant/agent.py) sends, so training sees it."""
+    path = resources.files("assistant").joinpath(f"prompts/{role}.md")
+    return path.read_text().strip() if path.is_file() else None
+
+
 def role_tools(role: str) -> list[dict]:
     from tools.registry import tools_for
 
@@ -281,9 +287,11 @@ class DialogData:
         return role, self.rng.choice(self.phrased_tools(role, need))
 
     def with_system(self, example: dict) -> dict:
-        """Half the dialogs carry the role's system prompt, half the template's default."""
-        if self.rng.random() < 0.5:
-            example["messages"] = [said(SYSTEM[example["role"]], "system")] + example["messages"]
+        """A third of the dialogs each: the template's default system prompt, a short role
+        prompt, the agent's own prompt (assistant/prompts/ROLE.md) when it exists."""
+        prompt = self.rng.choice([None, SYSTEM[example["role"]], agent_prompt(example["role"])])
+        if prompt:
+            example["messages"] = [said(prompt, "system")] + example["messages"]
         return example
 
     def dev_cases(self, per_template: int = 3, bitext: int = 60) -> list[dict]:
