@@ -84,8 +84,9 @@ def covariates(activity: Activity, lines: pd.DataFrame, catalogue: Catalogue, n_
     all_orders = per_order.groupby("user")
     index = pd.RangeIndex(n_users)
     last_order = all_orders["day"].max().reindex(index)
-    top = paid.assign(category=catalogue.category[paid["product"]]).groupby("user")["category"].agg(
-        lambda c: c.value_counts().index[0])
+    bought_in = paid.assign(category=catalogue.category[paid["product"]]).groupby(["user", "category"]).size()
+    top = (bought_in.reset_index(name="n").sort_values(["user", "n"], ascending=[True, False], kind="stable")
+           .drop_duplicates("user").set_index("user")["category"])  # most lines; ties: first category
     frame = pd.DataFrame({
         "recency_days": (day0 - last_order).fillna(NEVER_BOUGHT_RECENCY).clip(upper=NEVER_BOUGHT_RECENCY),
         "frequency_180d": recent.size().reindex(index, fill_value=0),

@@ -57,19 +57,21 @@ def _pay_with(rng: np.random.Generator, users: np.ndarray, methods: pd.DataFrame
     return np.array(choice, dtype=object)
 
 
-def _fulfillments(rng: np.random.Generator, items: pd.DataFrame, shipped: set[str]) -> pd.DataFrame:
-    rows = []
-    for order_id, group in items[items["order_id"].isin(shipped)].groupby("order_id", sort=False):
-        ids = group["item_id"].tolist()
-        parcels = [ids]
-        if len(ids) > 1 and rng.random() < SPLIT_SHIPMENT_SHARE:
-            cut = int(rng.integers(1, len(ids)))
-            parcels = [ids[:cut], ids[cut:]]
-        for seq, parcel in enumerate(parcels):
-            rows.append({"order_id": order_id, "seq": seq,
-                         "tracking_ids": json.dumps([str(rng.integers(10**11, 10**12))]),
-                         "item_ids": json.dumps(parcel)})
-    return pd.DataFrame(rows, columns=["order_id", "seq", "tracking_ids", "item_ids"])
+def _fulfillments(rng: np.random.Generator, items: pd.DataFrame, shipped: np.ndarray) -> pd.DataFrame:
+    """One parcel per shipped order; some multi-line orders go out as two (split at a random line)."""
+    lines = items[items["order_id"].isin(shipped)]
+    n_lines = lines.groupby("order_id", sort=False)["line_no"].transform("size").to_numpy()
+    per_order = lines["line_no"].to_numpy() == 1
+    split = (n_lines[per_order] > 1) & (rng.random(per_order.sum()) < SPLIT_SHIPMENT_SHARE)
+    cut = np.where(split, np.floor(rng.random(len(split)) * (n_lines[per_order] - 1)) + 1, np.inf)
+    seq = (lines["line_no"].to_numpy() > np.repeat(cut, n_lines[per_order])).astype(int)
+    parcels = lines.assign(seq=seq).groupby(["order_id", "seq"], sort=False)["item_id"].agg(list)
+    tracking = rng.integers(10**11, 10**12, size=len(parcels))
+    return pd.DataFrame({
+        "order_id": parcels.index.get_level_values(0), "seq": parcels.index.get_level_values(1),
+        "tracking_ids": [f'["{t}"]' for t in tracking],
+        "item_ids": [json.dumps(ids) for ids in parcels.to_numpy()],
+    })
 
 
 def make_orders(activity: Activity, catalogue: Catalogue, users: pd.DataFrame,
@@ -116,6 +118,6 @@ def make_orders(activity: Activity, catalogue: Catalogue, users: pd.DataFrame,
     refunded = status == "cancelled"
     refunds = payments[refunded].assign(seq=1, transaction_type="refund")
     payments = pd.concat([payments, refunds]).sort_values(["order_id", "seq"], ignore_index=True)
-    shipped = set(order_ids[np.isin(status, ["processed", "delivered"])])
+    shipped = order_ids[np.isin(status, ["processed", "delivered"])]
     return Orders(orders, items, payments, _fulfillments(rng, items, shipped),
                   sessions.index.to_numpy()[bought])
