@@ -151,3 +151,13 @@ def test_synthetic_shop_trains_and_answers(small_shop, tmp_path):
     assert call(settings, user_id=user["user_id"], channel="coupon")["best_arm"] == "coupon"
     with pytest.raises(ToolError, match="covers channel 'ad'"):
         call(settings, segment={}, channel="ad")
+
+
+def test_stored_scores_equal_a_fresh_prediction(toy_shop):
+    from tools.intervention import _load, _predict, _score
+
+    loaded = _load(toy_shop.artifacts_dir / "uplift" / "toy" / "toy")
+    users = ["u0003", "u0100", "u2999"]
+    stored, fresh = _score(toy_shop, loaded, users), _predict(toy_shop, loaded, users)
+    assert stored.user_ids == fresh.user_ids == users
+    assert np.allclose(stored.uplift, fresh.uplift)

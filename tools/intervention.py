@@ -50,6 +50,7 @@ class Loaded:
     meta: artifacts.UpliftMeta
     model: Any
     calibration: Calibration
+    scores: artifacts.Scores
 
 
 _CACHE: dict[Path, tuple[int, Loaded]] = {}
@@ -80,20 +81,17 @@ def _models(settings: Settings, channel: str | None) -> list[Loaded]:
     return [_load(root / m.campaign.campaign_id) for m in chosen]
 
 
-def _covariates(settings: Settings, campaign_id: str, user_ids: list[str] | None):
-    """(user ids, covariates frame) of the users in the experiment (all of them if None)."""
+def _covariates(settings: Settings, campaign_id: str, user_ids: list[str]):
+    """(user ids, covariates frame) of those of these users who are in the experiment."""
     con = warehouse.connect(settings.warehouse)
     try:
-        sql = "SELECT user_id, covariates FROM campaign_assignments WHERE campaign_id = ?"
-        params: list[Any] = [campaign_id]
-        if user_ids is not None:
-            sql += " AND user_id IN (SELECT unnest(?::VARCHAR[]))"
-            params.append(user_ids)
-        rows = con.execute(sql + " ORDER BY user_id", params).fetchall()
+        rows = con.execute(
+            "SELECT user_id, covariates FROM campaign_assignments WHERE campaign_id = ? "
+            "AND user_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY user_id",
+            [campaign_id, user_ids]).fetchall()
     finally:
         con.close()
-    ids = [r[0] for r in rows]
-    return ids, covariates_frame([r[1] for r in rows])
+    return [r[0] for r in rows], covariates_frame([r[1] for r in rows])
 
 
 def _model_card(meta: artifacts.UpliftMeta) -> dict[str, Any]:
@@ -119,15 +117,28 @@ class Scored:
     not_in_experiment: list[str]
 
 
-def _score(settings: Settings, loaded: Loaded, user_ids: list[str] | None) -> Scored:
+def _score(settings: Settings, loaded: Loaded, user_ids: list[str]) -> Scored:
+    """Uplift of these users: looked up for the users the model was trained with, predicted
+    from their covariates for rows added to the experiment since (if inside its population)."""
+    found, uplift = loaded.scores.lookup(user_ids)
+    known = [u for u, f in zip(user_ids, found) if f]
+    rest = [u for u, f in zip(user_ids, found) if not f]
+    if not rest:
+        return Scored(loaded, known, uplift, {}, [])
+    fresh = _predict(settings, loaded, rest)
+    return Scored(loaded, known + fresh.user_ids, np.vstack([uplift, fresh.uplift]),
+                  fresh.outside, fresh.not_in_experiment)
+
+
+def _predict(settings: Settings, loaded: Loaded, user_ids: list[str]) -> Scored:
     ids, cov = _covariates(settings, loaded.meta.campaign.campaign_id, user_ids)
-    missing = sorted(set(user_ids) - set(ids)) if user_ids is not None else []
+    missing = sorted(set(user_ids) - set(ids))
+    n_arms = len(loaded.meta.campaign.arms) - 1
     if not ids:
-        return Scored(loaded, [], np.zeros((0, len(loaded.meta.campaign.arms) - 1)), {}, missing)
+        return Scored(loaded, [], np.zeros((0, n_arms)), {}, missing)
     reasons = loaded.meta.features.outside(cov)
     keep = np.array([r is None for r in reasons])
     X = loaded.meta.features.transform(cov[keep].reset_index(drop=True))
-    n_arms = len(loaded.meta.campaign.arms) - 1
     uplift = loaded.model.predict(X) if keep.any() else np.zeros((0, n_arms))
     outside = {u: r for u, r in zip(ids, reasons) if r is not None}
     return Scored(loaded, [u for u, k in zip(ids, keep) if k], uplift, outside, missing)

@@ -1,5 +1,7 @@
 """Uplift artifacts: artifacts_dir/uplift/<shop>/<campaign_id>/{meta.json, model.pkl,
-calibration.npz}, one folder per randomised campaign, replaced atomically on retraining."""
+calibration.npz, scores.npz}, one folder per randomised campaign, replaced atomically on
+retraining. scores.npz holds the predicted uplift of every user of the experiment (their
+covariates are pre-treatment and fixed), so the tool looks them up instead of re-predicting."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import json
 import os
 import pickle
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from finetune.uplift.data import Campaign, FeatureSpec
@@ -34,11 +38,30 @@ class UpliftMeta(BaseModel):
     created_at: str
 
 
+@dataclass
+class Scores:
+    user_ids: np.ndarray  # sorted
+    uplift: np.ndarray  # (users, treatment arms)
+
+    @classmethod
+    def of(cls, user_ids: np.ndarray, uplift: np.ndarray) -> Scores:
+        order = np.argsort(user_ids)
+        return cls(np.asarray(user_ids, dtype=str)[order], uplift[order])
+
+    def lookup(self, user_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask over user_ids, uplift of the found ones)."""
+        wanted = np.asarray(user_ids, dtype=str)
+        pos = np.minimum(np.searchsorted(self.user_ids, wanted), len(self.user_ids) - 1)
+        found = self.user_ids[pos] == wanted
+        return found, self.uplift[pos[found]]
+
+
 def shop_dir(settings: Settings, shop: str) -> Path:
     return settings.artifacts_dir / "uplift" / shop
 
 
-def save(settings: Settings, meta: UpliftMeta, model, calibration: Calibration) -> Path:
+def save(settings: Settings, meta: UpliftMeta, model, calibration: Calibration,
+         scores: Scores) -> Path:
     root = shop_dir(settings, meta.shop)
     final = root / meta.campaign.campaign_id
     tmp = root / f".{meta.campaign.campaign_id}.{os.getpid()}.tmp"
@@ -47,6 +70,7 @@ def save(settings: Settings, meta: UpliftMeta, model, calibration: Calibration) 
     with open(tmp / "model.pkl", "wb") as handle:
         pickle.dump(model, handle)
     calibration.save(tmp / "calibration.npz")
+    np.savez(tmp / "scores.npz", user_ids=scores.user_ids, uplift=scores.uplift)
     (tmp / "meta.json").write_text(meta.model_dump_json(indent=2))
     if final.exists():
         old = root / f".{meta.campaign.campaign_id}.{os.getpid()}.old"
@@ -76,9 +100,11 @@ def list_models(root: Path) -> list[UpliftMeta]:
             for p in sorted(root.glob("[!.]*/meta.json"))]
 
 
-def load(folder: Path) -> tuple[UpliftMeta, object, Calibration]:
+def load(folder: Path) -> tuple[UpliftMeta, object, Calibration, Scores]:
     meta = UpliftMeta.model_validate_json((folder / "meta.json").read_text())
     with open(folder / "model.pkl", "rb") as handle:  # our own artifact, written by save()
         model = pickle.load(handle)
     calibration = Calibration.load(folder / "calibration.npz")
-    return meta, model, calibration
+    with np.load(folder / "scores.npz") as z:
+        scores = Scores(z["user_ids"], z["uplift"])
+    return meta, model, calibration, scores

@@ -113,7 +113,8 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
         true_effect=true_effect_metrics(exp, test, uplift),
         data_version=data_version(path), train_seconds=round(time.perf_counter() - started, 2),
         created_at=datetime.now().isoformat(timespec="seconds"))
-    artifacts.save(settings, meta, model, calibration)
+    scores = artifacts.Scores.of(exp.user_ids, model.predict(X))
+    artifacts.save(settings, meta, model, calibration, scores)
     return meta
 
 
