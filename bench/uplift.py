@@ -1,13 +1,14 @@
-"""Uplift benchmark: `python bench/uplift.py [--seeds 5] [--synthetic-users 20000]`.
+"""Uplift benchmark: `python bench/uplift.py [--seeds 5] [--synthetic-users 20000] [--parts ...]`.
 
-Hillstrom (women's e-mail vs no e-mail, the comparison the literature reports), outcomes visit
-and conversion: repeated 70/30 splits stratified by treatment x outcome (one per seed); every
+Hillstrom (women's e-mail vs no e-mail, the comparison the literature reports; also any e-mail
+vs none), outcomes visit and conversion: repeated 70/30 splits stratified by treatment x outcome (one per seed); every
 model fit on the 70% and scored on the 30% with our metrics (same definitions as scikit-uplift:
 Qini AUC, AUUC, uplift@10/20/30% next to the ATE that random targeting achieves). Models: ours
 (S/T/X-learners, class transformation, uplift forest, the response-model baseline), CausalML
 0.18 (S/T/X on the same LightGBM settings, its uplift random forest with defaults) and
 scikit-uplift 0.5.1 (SoloModel, TwoModels, ClassTransformation on the same LightGBM), plus
-random scores. Qini curves of the first seed go to PNG.
+random scores. Qini curves of the first seed go to PNG. Multi-arm: our models on all three
+arms at once, per-arm Qini AUC and uplift@30%.
 
 Synthetic shop (its campaign stores the true effect of the arm each user drew): a larger shop
 is generated once (--synthetic-users), our multi-arm models are fit per seed, and we report
@@ -44,10 +45,11 @@ from finetune.uplift.learners import LGBM_DEFAULTS
 from finetune.uplift.metrics import evaluate, qini_curve
 from finetune.uplift.models import build, leaf_size
 from finetune.uplift.policy import make_plan
-from finetune.uplift.train import default_economics, true_effect_metrics
+from finetune.uplift.train import default_economics, per_arm_metrics, true_effect_metrics
 from knowledge.settings import Settings, load_settings
 
 RESULTS = REPO / "bench" / "results"
+PARTS = ("hillstrom", "hillstrom_any_email", "hillstrom_multiarm", "synthetic")
 OURS = ["s_learner", "t_learner", "x_learner", "class_transformation", "uplift_forest",
         "ensemble", "response_model"]
 KS = (0.1, 0.2, 0.3)
@@ -142,24 +144,32 @@ def summarise(runs: list[dict[str, float | None]]) -> dict[str, dict[str, float]
     return out
 
 
-def hillstrom(settings: Settings, seeds: list[int], models: list[str], save) -> dict:
+def hillstrom_experiment(settings: Settings) -> Experiment:
     path = settings.warehouse_for("hillstrom")
     if not path.is_file():
         from knowledge.cli import import_source
 
         import_source(settings, "hillstrom", into=path)
-    exp = load_experiment(path, "hillstrom_2008")
+    return load_experiment(path, "hillstrom_2008")
+
+
+def hillstrom(settings: Settings, seeds: list[int], models: list[str], save, key: str,
+              treated: tuple[str, ...]) -> dict:
+    """Binary comparison: the `treated` e-mail arm(s) against no e-mail."""
+    exp = hillstrom_experiment(settings)
     arms = exp.campaign.arms
-    rows = np.isin(exp.arm, [arms.index("no_email"), arms.index("womens_email")])
+    treated_index = [arms.index(a) for a in treated]
+    rows = np.isin(exp.arm, [arms.index("no_email"), *treated_index])
     X = FeatureSpec.fit(exp.covariates).transform(exp.covariates)[rows]
-    t = (exp.arm[rows] == arms.index("womens_email")).astype(int)
-    out = {"comparison": "womens_email vs no_email", "users": int(rows.sum()), "outcomes": {}}
+    t = np.isin(exp.arm[rows], treated_index).astype(int)
+    label = f"{' or '.join(treated)} vs no_email"
+    out = {"comparison": label, "users": int(rows.sum()), "outcomes": {}}
     for outcome in ("visit", "conversion"):
         y = exp.outcome(outcome)[rows]
         per_model: dict[str, list] = {m: [] for m in models}
         seconds: dict[str, list] = {m: [] for m in models}
         curves = {}
-        progress = tqdm(total=len(seeds) * len(models), desc=f"hillstrom {outcome}")
+        progress = tqdm(total=len(seeds) * len(models), desc=f"{key} {outcome}")
         for seed in seeds:
             train, test = train_test_split(np.arange(len(y)), test_size=0.3,
                                            stratify=t * 2 + y, random_state=seed)
@@ -179,9 +189,32 @@ def hillstrom(settings: Settings, seeds: list[int], models: list[str], save) -> 
                        for m in models},
             "per_seed": {m: per_model[m] for m in models},
         }
-        plot_qini(curves, f"Hillstrom women's e-mail vs none, {outcome} (seed {seeds[0]})",
-                  RESULTS / f"uplift_qini_hillstrom_{outcome}.png")
-        save(hillstrom=out)  # a partial result survives an interrupted run
+        plot_qini(curves, f"Hillstrom {label}, {outcome} (seed {seeds[0]})",
+                  RESULTS / f"uplift_qini_{key}_{outcome}.png")
+        save(**{key: out})  # a partial result survives an interrupted run
+    return out
+
+
+def hillstrom_multiarm(settings: Settings, seeds: list[int]) -> dict:
+    """Our models on all three arms at once: per-arm metrics, and how often the arm each model
+    picks per user is right on average (the held-out uplift of users routed to each arm)."""
+    exp = hillstrom_experiment(settings)
+    X = FeatureSpec.fit(exp.covariates).transform(exp.covariates)
+    models = [m for m in OURS if m != "response_model"]
+    out = {"arms": exp.campaign.arms, "outcomes": {}}
+    for outcome in ("visit", "conversion"):
+        y = exp.outcome(outcome)
+        runs: dict[str, list] = {m: [] for m in models}
+        for seed in tqdm(seeds, desc=f"multi-arm {outcome}"):
+            train, test = train_test_split(np.arange(len(y)), test_size=0.3,
+                                           stratify=exp.arm * 2 + y, random_state=seed)
+            for name in models:
+                model = build(name, leaf_size(len(train)), seed=seed)
+                uplift = model.fit(X[train], exp.arm[train], y[train], exp.propensity).predict(X[test])
+                metrics = per_arm_metrics(exp, test, uplift, outcome)
+                runs[name].append({f"{arm}_{k}": v for arm, m in metrics.items()
+                                   for k, v in m.items() if k in ("qini_auc", "uplift_at_30")})
+        out["outcomes"][outcome] = {m: summarise(runs[m]) for m in models}
     return out
 
 
@@ -199,7 +232,7 @@ def plot_qini(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, path
     ax.plot([0, 1], [0, v[-1]], ":", color="black", label="random (diagonal)")
     ax.set_xlabel("share of users targeted (highest score first)")
     ax.set_ylabel("incremental responders (Qini)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -346,24 +379,31 @@ def main() -> None:
     parser.add_argument("--synthetic-users", type=int, default=20000)
     parser.add_argument("--models", default=",".join(CANDIDATES),
                         help="comma-separated Hillstrom candidates")
-    parser.add_argument("--skip", choices=["hillstrom", "synthetic"], default=None)
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated: "
+                        + ", ".join(PARTS) + " (a part not run keeps its previous result)")
     parser.add_argument("--out", type=Path, default=RESULTS / "uplift.json")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     settings = load_settings()
     seeds = list(range(args.seeds))
     path = args.out
-    # a part that is skipped keeps its previous result
     out = json.loads(path.read_text()) if path.is_file() else {}
-    out = {k: v for k, v in out.items() if k in ("hillstrom", "synthetic")}
+    out = {k: v for k, v in out.items() if k in PARTS}
 
     def save(**parts) -> None:
         out.update(parts)
         write_results(path, "uplift", seeds=seeds, lightgbm=LGBM_DEFAULTS, **out)
 
-    if args.skip != "hillstrom":
-        print_hillstrom(hillstrom(settings, seeds, args.models.split(","), save))
-    if args.skip != "synthetic":
+    parts = args.parts.split(",")
+    models = args.models.split(",")
+    if "hillstrom" in parts:
+        print_hillstrom(hillstrom(settings, seeds, models, save, "hillstrom", ("womens_email",)))
+    if "hillstrom_any_email" in parts:
+        print_hillstrom(hillstrom(settings, seeds, models, save, "hillstrom_any_email",
+                                  ("mens_email", "womens_email")))
+    if "hillstrom_multiarm" in parts:
+        save(hillstrom_multiarm=hillstrom_multiarm(settings, seeds))
+    if "synthetic" in parts:
         result = synthetic(settings, seeds, args.synthetic_users)
         save(synthetic=result)
         print_synthetic(result)
