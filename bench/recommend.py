@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from finetune.recommend.data import DAY, load_events
 from finetune.recommend.evaluate import PROTOCOLS, evaluate, temporal_split
 from finetune.recommend.hybrid import Hybrid
-from finetune.recommend.train import lookup_encoder, make_components
+from finetune.recommend.train import lookup_encoder, make_components, tune_als_alpha
 from knowledge import warehouse
 from knowledge.cli import import_source
 from knowledge.product_index import build_product_index, data_version, index_dir
@@ -97,9 +97,9 @@ def quality(settings: Settings, shop: str, sasrec_seconds: float) -> dict:
     end = ts(end_day) if end_day else None
     truth_types = {"purchase"} if shop == "online_retail" else None
 
-    def fitted(split):
+    def fitted(split, alpha):
         models, times = [], {}
-        for model in make_components(half_life, sasrec_seconds, encoder, settings.seed):
+        for model in make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha):
             started = time.perf_counter()
             models.append(model.fit(split.train))
             times[model.name] = time.perf_counter() - started
@@ -108,13 +108,14 @@ def quality(settings: Settings, shop: str, sasrec_seconds: float) -> dict:
     console.rule(f"{shop}: validation (tuning the hybrid)")
     val = temporal_split(events[events["ts"] < cutoff], cutoff - valid_days * DAY,
                          truth_types=truth_types, texts=texts)
-    val_models, _ = fitted(val)
+    alpha = tune_als_alpha(val, settings.seed)
+    val_models, _ = fitted(val, alpha)
     hybrid = Hybrid(val_models)
     weights = {p: dict(hybrid.tune(val.eval[p], p)) for p in PROTOCOLS}
 
     console.rule(f"{shop}: test")
     test = temporal_split(events, cutoff, end, truth_types=truth_types, texts=texts)
-    models, fit_s = fitted(test)
+    models, fit_s = fitted(test, alpha)
     results: dict[str, dict] = {}
     for model in models + ["hybrid"]:
         name = model if isinstance(model, str) else model.name
@@ -130,7 +131,7 @@ def quality(settings: Settings, shop: str, sasrec_seconds: float) -> dict:
         "items": test.train.n_items, "train_users": len(test.train.histories),
         "test_users": {p: len(test.eval[p].histories) for p in PROTOCOLS},
         "truth": "purchases" if truth_types else "any interaction (view, fav, cart, purchase)",
-        "hybrid_weights": weights, "models": results,
+        "hybrid_weights": weights, "als_alpha": alpha, "models": results,
     }
 
 
