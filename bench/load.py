@@ -6,7 +6,9 @@
 Starts the real app (uvicorn, in this process) on a free port with the backend from settings
 (in-process CPU model unless backend_url is set), opens N customer sessions at once, and each
 session sends its turns one after another (sign in by email, then ask about an order). Records
-per-request latency (p50/p99), errors, and writes bench/results/load.json.
+per-request latency (p50/p99), errors, and writes bench/results/load.json (one entry per
+kind of run: ``local_backend``, or ``no_model_baseline`` with --no-model-baseline, where a
+scripted test model stands in for the LLM to show what the rest of the stack costs).
 """
 
 from __future__ import annotations
@@ -97,6 +99,26 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _scripted_model():
+    """Signs in by email, looks the order up, answers from the result: the tool path of a
+    customer-service turn with no language model (tests/scripted_model.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from langchain_core.messages import ToolMessage
+    from scripted_model import ScriptedChatModel, call, say
+
+    def script(messages):
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            return say(f"Here is what I found: {last.content[:120]}")
+        if "@" in last.content:
+            return call("find_user_id_by_email", email=last.content.split()[-1])
+        if "#" in last.content:
+            return call("get_order_details", order_id=last.content.split()[-1].rstrip("?"))
+        return say("You are welcome!")
+
+    return ScriptedChatModel(script=script)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -106,6 +128,9 @@ def main() -> None:
                         help="longest model reply per call (bounds the run on a small CPU)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="settings override KEY=VALUE")
+    parser.add_argument("--no-model-baseline", action="store_true",
+                        help="replace the dialog model by the scripted test model (NOT a language "
+                        "model) to measure what the API, agent, tools and store cost on their own")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -123,6 +148,7 @@ def main() -> None:
 
     scratch = tempfile.mkdtemp(prefix="shopmind-load-")  # conversations of this run only
     service = ChatService(settings, store=Store(Path(scratch) / "conversations.sqlite"),
+                          model=_scripted_model() if args.no_model_baseline else None,
                           model_factory=lambda s: make_chat_model(s, max_tokens=args.max_tokens))
     loaded = time.perf_counter()
     service.load_model()  # before the clock starts
@@ -143,10 +169,13 @@ def main() -> None:
     result = {
         "command": "python bench/load.py " + " ".join(
             [f"--sessions {args.sessions}", f"--turns {args.turns}",
-             f"--max-tokens {args.max_tokens}"] + [f"--set {o}" for o in args.overrides]),
+             f"--max-tokens {args.max_tokens}"] + [f"--set {o}" for o in args.overrides]
+            + (["--no-model-baseline"] if args.no_model_baseline else [])),
         "load_average_1m": {"before": round(load_before[0], 1),
                             "after": round(os.getloadavg()[0], 1)},
-        "shop": settings.shop, "backend": service.backend_name(),
+        "shop": settings.shop,
+        "backend": "scripted test model (no LLM)" if args.no_model_baseline
+        else service.backend_name(),
         "sessions": args.sessions, "turns_per_session": args.turns,
         "max_tokens": args.max_tokens,
         "requests": args.sessions * args.turns, "ok": len(latencies), "errors": len(errors),
@@ -159,7 +188,9 @@ def main() -> None:
         "rate_limit": CHAT_LIMIT,
         "tool_calls": tool_calls,
     }
-    write_results(RESULTS, "load", **result)
+    runs = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.is_file() else {}
+    runs["no_model_baseline" if args.no_model_baseline else "local_backend"] = result
+    write_results(RESULTS, "load", runs=runs)
     print(json.dumps(result, indent=2))
 
 
