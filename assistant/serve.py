@@ -10,20 +10,26 @@ from knowledge.settings import Settings
 console = Console()
 
 
-def demo_customer(settings: Settings) -> str:
-    """A customer with a pending order, to try the widget with (empty if there is none)."""
+def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
+    """(email, user id, pending order) of a customer to try the assistant with, if any."""
     from knowledge import warehouse
 
     if not settings.warehouse.is_file():
-        return ""
+        return None
     con = warehouse.connect(settings.warehouse)
     try:
-        row = con.execute("SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
-                          "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
-                          "GROUP BY ALL ORDER BY u.email LIMIT 1").fetchone()
+        return con.execute("SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
+                           "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
+                           "GROUP BY ALL ORDER BY u.email LIMIT 1").fetchone()
     finally:
         con.close()
-    return f"email {row[0]} (user id {row[1]}), pending order {row[2]}" if row else ""
+
+
+def _describe(customer: tuple[str, str, str] | None) -> str:
+    if customer is None:
+        return "(no customer with a pending order in this shop)"
+    email, user_id, order = customer
+    return f"email {email} (user id {user_id}), pending order {order}"
 
 
 def serve(settings: Settings) -> None:
@@ -42,7 +48,7 @@ def serve(settings: Settings) -> None:
                   f"  REST API          {url}/docs\n"
                   f"  operator token    {service.operator_token}\n"
                   f"  dialog model      {service.backend_name()}\n"
-                  f"  try the widget as {demo_customer(settings) or '(no customer with an order)'}")
+                  f"  try the widget as {_describe(demo_customer(settings))}")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

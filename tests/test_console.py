@@ -35,3 +35,15 @@ def test_results_without_chart_data_draw_nothing():
     assert chart_frame("text") is None
     frame, kind, _ = chart_frame({"chart": {"kind": "line", "x": [0, 0.5, 1], "y": [0, .3, .4]}})
     assert kind == "line" and list(frame["x"]) == [0, 0.5, 1]
+
+
+def test_examples_ask_about_a_real_customer_of_the_shop(small_shop):
+    from types import SimpleNamespace
+
+    from ui.console import examples
+
+    questions = examples(SimpleNamespace(settings=small_shop))
+    order = questions[-1].split()[-1].rstrip("?")
+    assert order.startswith("#") and "USER_ID" not in " ".join(questions)
+    missing = small_shop.model_copy(update={"warehouse_path": small_shop.warehouse_dir / "none"})
+    assert "USER_ID" in examples(SimpleNamespace(settings=missing))[0]

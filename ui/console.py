@@ -17,6 +17,7 @@ import pandas as pd
 
 from assistant.agent import AgentEvent
 from assistant.api.service import ChatService, ModelUnavailableError
+from assistant.serve import demo_customer
 from tools.registry import ToolContext, ToolError, get_tool
 
 MAX_SHOWN_CHARS = 3000
@@ -74,6 +75,19 @@ def render_turn(history: list, events: Iterator[AgentEvent]) -> Iterator[tuple[l
         yield history, charts["bar"], charts["line"]
 
 
+def examples(service: ChatService) -> list[str]:
+    """One question per tool family, about a real customer of the shop when there is one."""
+    customer = demo_customer(service.settings)
+    user, order = (customer[1], customer[2]) if customer else ("USER_ID", "#ORDER_ID")
+    return [f"How likely is user {user} to buy in the next 30 days?",
+            f"Give me the profile of user {user}.",
+            f"What should we recommend to user {user}?",
+            "Whom should we send a coupon to with a budget of 1000?",
+            "How many customers spent over 500 and have not bought for 90 days?",
+            "What is the return policy?",
+            f"What is the status of order {order}?"]
+
+
 def build_console(service: ChatService) -> gr.Blocks:
     def respond(message: str, history: list, thread_id: str | None):
         if not message.strip():
@@ -116,10 +130,7 @@ def build_console(service: ChatService) -> gr.Blocks:
                 with gr.Column(scale=2):
                     bar = gr.BarPlot(x="x", y="y", visible=False, label="chart", height=360)
                     line = gr.LinePlot(x="x", y="y", visible=False, label="chart", height=360)
-            gr.Examples(["How many customers spent over 500 and have not bought in 90 days?",
-                         "How likely is user u000042 to buy in the next 30 days?",
-                         "Whom should we send a coupon to with a budget of 1000?",
-                         "What is the return policy?"], inputs=box)
+            gr.Examples(examples(service), inputs=box)
             for trigger in (box.submit, send.click):
                 trigger(respond, [box, chat, thread_id], [chat, bar, line, thread_id, box])
             new.click(lambda: ([], None, gr.update(visible=False), gr.update(visible=False)),
