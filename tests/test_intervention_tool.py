@@ -161,3 +161,21 @@ def test_stored_scores_equal_a_fresh_prediction(toy_shop):
     stored, fresh = _score(toy_shop, loaded, users), _predict(toy_shop, loaded, users)
     assert stored.user_ids == fresh.user_ids == users
     assert np.allclose(stored.uplift, fresh.uplift)
+
+
+def test_train_uplift_command_trains_and_rejects_bad_options(toy_shop, tmp_path):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    base = ["--set", "shop=toy", "--set", f"warehouse_dir={toy_shop.warehouse_dir}",
+            "--set", f"artifacts_dir={tmp_path}", "train", "uplift", "--data", "toy"]
+    result = CliRunner().invoke(app, [*base, "--model", "class_transformation", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert "qini_auc" in result.output and "coupon" in result.output
+    meta = json.loads((tmp_path / "uplift" / "toy" / "toy" / "meta.json").read_text())
+    assert meta["model"] == "class_transformation" and meta["rows"]["test"] > 0
+    bad = CliRunner().invoke(app, [*base, "--model", "magic"])
+    assert bad.exit_code != 0 and "unknown model 'magic'" in bad.output
+    bad = CliRunner().invoke(app, [*base, "--outcome", "revenue"])
+    assert bad.exit_code != 0 and "unknown outcome 'revenue'" in bad.output

@@ -52,7 +52,7 @@ class Experiment:
     covariates: pd.DataFrame
     arm: np.ndarray  # index into campaign.arms, 0 = control
     outcomes: dict[str, np.ndarray]  # conversion / visit as 0/1 (visit missing if not recorded)
-    spend: np.ndarray | None
+    spend: np.ndarray | None  # NaN where not recorded; None if never recorded
     true_uplift: np.ndarray | None  # synthetic shop only
 
     @property
@@ -120,7 +120,7 @@ def _experiment(campaign: Campaign, frame: pd.DataFrame) -> Experiment:
         covariates=covariates_frame(frame["covariates"]),
         arm=frame["arm"].map({a: i for i, a in enumerate(campaign.arms)}).to_numpy(),
         outcomes=outcomes,
-        spend=frame["spend"].to_numpy(float) if frame["spend"].notna().all() else None,
+        spend=frame["spend"].to_numpy(float) if frame["spend"].notna().any() else None,
         true_uplift=frame["true_uplift"].to_numpy(float) if frame["true_uplift"].notna().all()
         else None,
     )

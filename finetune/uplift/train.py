@@ -70,12 +70,14 @@ def true_effect_metrics(exp: Experiment, rows: np.ndarray,
 def default_economics(exp: Experiment, margin_rate: float,
                       contact_cost: float | None) -> Economics:
     converted = exp.outcomes["conversion"] == 1
-    if exp.spend is None or not converted.any():
-        raise ValueError(f"campaign {exp.campaign.campaign_id} records no spend of converters; "
-                         "cannot value a conversion")
+    spend = exp.spend[converted] if exp.spend is not None else np.array([])
+    spend = spend[~np.isnan(spend)]
+    if not len(spend):
+        raise ExperimentError(f"campaign {exp.campaign.campaign_id} records no spend of any "
+                              "converter, so a conversion has no value to plan with")
     costs = [contact_cost if contact_cost is not None else CONTACT_COST[channel]
              for channel in exp.campaign.arm_channels()]
-    return Economics(order_value=float(exp.spend[converted].mean()), margin_rate=margin_rate,
+    return Economics(order_value=float(spend.mean()), margin_rate=margin_rate,
                      contact_cost=costs)
 
 
@@ -102,7 +104,9 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
     model.fit(X[train], exp.arm[train], y[train], exp.propensity)
     uplift = model.predict(X[test])
     economics = default_economics(exp, margin_rate, contact_cost)
-    value = exp.spend[test] if exp.spend is not None else y[test] * economics.order_value
+    conversion_value = exp.outcomes["conversion"][test] * economics.order_value
+    value = conversion_value if exp.spend is None else np.where(
+        np.isnan(exp.spend[test]), conversion_value, exp.spend[test])
     calibration = Calibration.fit(uplift, exp.arm[test], exp.outcomes["conversion"][test], value)
     meta = artifacts.UpliftMeta(
         shop=shop, campaign=exp.campaign, outcome=outcome, model=model_name,
