@@ -188,3 +188,18 @@ def test_a_missing_dialog_model_is_a_clear_503(shop):
         assert r.status_code == 503 and "dialog model" in r.json()["detail"]
         r = c.post("/v1/chat/stream", json={"message": "hi"}, headers=OP)
         assert r.status_code == 503
+
+
+def test_a_shop_backend_can_open_a_session_already_bound_to_its_customer(client, shop):
+    con = warehouse.connect(shop.warehouse)
+    user_id, order = con.execute("SELECT user_id, min(order_id) FROM orders GROUP BY user_id "
+                                 "ORDER BY user_id LIMIT 1").fetchone()
+    con.close()
+    r = client.post("/v1/sessions", json={"customer_id": user_id})
+    assert r.status_code == 403 and "operator token" in r.json()["detail"]
+    r = client.post("/v1/sessions", json={"customer_id": "nobody"}, headers=OP)
+    assert r.status_code == 404 and "not a user" in r.json()["detail"]
+    session = client.post("/v1/sessions", json={"customer_id": user_id}, headers=OP).json()
+    answer = client.post("/v1/chat", json={"message": f"status of {order}"},
+                         headers={"X-Session": session["session"]}).json()["answer"]
+    assert answer.startswith("result: {") and user_id in answer

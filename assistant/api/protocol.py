@@ -26,6 +26,13 @@ class ChatResponse(BaseModel):
         None, description="The write action waiting for the customer's 'yes', if any.")
 
 
+class SessionRequest(BaseModel):
+    customer_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Bind the session to this customer now (needs the operator token: for a "
+        "shop backend that has signed its customer in). Empty = they authenticate in the chat.")
+
+
 class SessionResponse(BaseModel):
     session: str = Field(description="Signed customer session: send it as the X-Session header.")
     thread_id: str

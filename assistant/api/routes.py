@@ -22,6 +22,7 @@ from assistant.api.protocol import (
     ChatResponse,
     EventAccepted,
     Health,
+    SessionRequest,
     SessionResponse,
     ThreadResponse,
 )
@@ -87,10 +88,21 @@ def health(request: Request) -> Health:
 
 @router.post("/v1/sessions", response_model=SessionResponse, tags=["chat"])
 @limiter.limit("20/minute")
-def new_session(request: Request) -> SessionResponse:
-    """Start a customer conversation (the widget calls this); no sign-in yet: the customer
-    authenticates in the chat with their email, or name and zip code."""
-    session, thread = service(request).new_customer_session()
+def new_session(request: Request, body: SessionRequest | None = None,
+                authorization: Annotated[str | None, Header()] = None) -> SessionResponse:
+    """Start a customer conversation. The widget calls it without a body: the customer then
+    authenticates in the chat (email, or name and zip code). A shop backend that has already
+    signed its customer in sends `customer_id` with the operator token instead."""
+    svc = service(request)
+    customer_id = body.customer_id if body else None
+    if customer_id is not None:
+        token = (authorization or "").partition(" ")[2].strip()
+        if not svc.is_operator(token):
+            raise HTTPException(403, "binding a session to a customer_id needs the operator token")
+    try:
+        session, thread = svc.new_customer_session(customer_id)
+    except LookupError as err:
+        raise HTTPException(404, str(err)) from err
     return SessionResponse(session=session, thread_id=thread.thread_id)
 
 

@@ -88,8 +88,20 @@ class ChatService:
     def is_operator(self, token: str) -> bool:
         return secrets.compare_digest(token.encode(), self.operator_token.encode())
 
-    def new_customer_session(self) -> tuple[str, Thread]:
-        thread = self.store.new_thread("customer")
+    def new_customer_session(self, customer_id: str | None = None) -> tuple[str, Thread]:
+        """A signed session with its own thread; bound to ``customer_id`` at once when the
+        shop's backend already signed the customer in, else they authenticate in the chat."""
+        if customer_id is not None:
+            con = open_warehouse(self.settings, write=False)
+            try:
+                known = con.execute("SELECT 1 FROM users WHERE user_id = ?",
+                                    [customer_id]).fetchone()
+            finally:
+                con.close()
+            if not known:
+                raise NotFoundError(f"customer {customer_id!r} is not a user of shop "
+                                    f"{self.settings.shop!r}")
+        thread = self.store.new_thread("customer", customer_id=customer_id)
         return self._signer.dumps({"thread_id": thread.thread_id}), thread
 
     def customer_thread(self, session: str) -> Thread:
