@@ -568,5 +568,6 @@ class TransferArgs(BaseModel):
       "user's issue. Only transfer if the user explicitly asks for a human agent, or if the user's "
       "issue cannot be resolved by the agent with the available tools.", TransferArgs, CUSTOMER)
 def transfer_to_human_agents(ctx: ToolContext, args: TransferArgs) -> dict:
-    ctx.extras["transferred"] = args.summary
+    """The hand-over itself is the call: the agent's audit log keeps the summary and the
+    thread holds the conversation for the human agent."""
     return {"result": "Transfer successful"}
