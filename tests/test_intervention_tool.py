@@ -105,6 +105,7 @@ def test_saved_segment_by_name(toy_shop):
 
 @pytest.mark.parametrize("args, message", [
     ({"user_id": "u0001", "channel": "ad"}, "no randomised experiment .* covers channel 'ad'"),
+    ({"user_id": "u0001", "channel": "sms"}, "channel: Input should be 'email', 'coupon' or 'ad'"),
     ({"user_id": "u_new"}, "was not in experiment toy"),
     ({"user_id": "u_far"}, "outside the population .*x=50 outside the trained range"),
     ({"user_id": "u_odd"}, "group='zzz' never seen"),

@@ -34,7 +34,7 @@ class SuggestInterventionArgs(BaseModel):
                                 description="One user to decide for.")
     segment: str | dict[str, Any] | None = Field(
         None, description="A saved segment name, or query_segment filters (object or JSON string).")
-    channel: Channel | None = Field(None, description="Only campaigns of this channel.")
+    channel: Channel | None = Field(None, description="Only contacts (arms) of this channel.")
     budget: float | None = Field(None, gt=0, description="Total contact cost allowed (segment).")
     max_users: int | None = Field(None, gt=0, description="Treat at most this many users (segment).")
 
