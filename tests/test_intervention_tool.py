@@ -180,3 +180,16 @@ def test_train_uplift_command_trains_and_rejects_bad_options(toy_shop, tmp_path)
     assert bad.exit_code != 0 and "unknown model 'magic'" in bad.output
     bad = CliRunner().invoke(app, [*base, "--outcome", "revenue"])
     assert bad.exit_code != 0 and "unknown outcome 'revenue'" in bad.output
+
+
+def test_model_of_an_older_import_is_refused_as_stale(toy_shop, tmp_path):
+    import shutil
+
+    copy = tmp_path / "toy.duckdb"
+    shutil.copyfile(toy_shop.warehouse, copy)
+    con = warehouse.connect(copy, read_only=False)
+    con.execute("INSERT INTO imports VALUES ('toy', now(), NULL, NULL)")
+    con.close()
+    reimported = toy_shop.model_copy(update={"warehouse_path": copy})
+    with pytest.raises(ToolError, match="re-imported .* retrain with `shopmind train uplift"):
+        call(reimported, user_id="u0001")

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from finetune.uplift import artifacts
-from finetune.uplift.data import covariates_frame
+from finetune.uplift.data import covariates_frame, data_version
 from finetune.uplift.policy import Calibration, choose, interval
 from knowledge import warehouse
 from knowledge.settings import Settings
@@ -78,6 +78,12 @@ def _models(settings: Settings, channel: str | None) -> list[Loaded]:
         raise ToolError(f"no randomised experiment in shop {settings.shop!r} covers channel "
                         f"{channel!r}, so its effect is unknown; experiments cover: {covered}. "
                         f"Run a randomised {channel} test before targeting by uplift.")
+    current = data_version(settings.warehouse)
+    stale = [m for m in chosen if m.data_version != current]
+    if stale:
+        raise ToolError(f"the uplift model of {stale[0].campaign.campaign_id} was trained on the "
+                        f"warehouse imported at {stale[0].data_version}, but it was re-imported at "
+                        f"{current}; retrain with `shopmind train uplift --data {settings.shop}`")
     return [_load(root / m.campaign.campaign_id) for m in chosen]
 
 

@@ -78,6 +78,16 @@ def randomized_campaigns(con: duckdb.DuckDBPyConnection) -> list[Campaign]:
     return [Campaign(**{**dict(zip(keys, r)), "arms": json.loads(r[3])}) for r in rows]
 
 
+def data_version(path: Path) -> str | None:
+    """When the warehouse was last imported: a model trained on another version is stale."""
+    con = warehouse.connect(path)
+    try:
+        row = con.execute("SELECT max(imported_at) FROM imports").fetchone()
+    finally:
+        con.close()
+    return row[0].isoformat(timespec="seconds") if row and row[0] else None
+
+
 def load_experiment(path: Path, campaign_id: str | None = None) -> Experiment:
     """The named randomised campaign of the warehouse at ``path`` (default: its only one)."""
     con = warehouse.connect(path)

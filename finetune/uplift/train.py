@@ -19,6 +19,7 @@ from finetune.uplift.data import (
     Experiment,
     ExperimentError,
     FeatureSpec,
+    data_version,
     load_experiment,
     randomized_campaigns,
 )
@@ -79,15 +80,6 @@ def default_economics(exp: Experiment, margin_rate: float,
              for channel in exp.campaign.arm_channels()]
     return Economics(order_value=float(spend.mean()), margin_rate=margin_rate,
                      contact_cost=costs)
-
-
-def data_version(path: Path) -> str | None:
-    con = warehouse.connect(path)
-    try:
-        row = con.execute("SELECT max(imported_at) FROM imports").fetchone()
-    finally:
-        con.close()
-    return row[0].isoformat(timespec="seconds") if row and row[0] else None
 
 
 def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str | None,
