@@ -7,7 +7,7 @@
    and quick with grammar-constrained calls.
 3. Training tokens/s from each artifact's meta.json.
 
-    .venv/bin/python bench/dialog.py [--runs 3] [--sample 60] [--threads N]
+    .venv/bin/python -m bench.dialog [--runs 3] [--sample 60] [--threads N]
 """
 
 from __future__ import annotations
