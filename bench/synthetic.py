@@ -34,9 +34,9 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_results  # noqa: E402
-from knowledge.settings import Settings  # noqa: E402
-from knowledge.synthetic.shop import Shop, generate  # noqa: E402
+from bench.common import write_results
+from knowledge.settings import Settings
+from knowledge.synthetic.shop import Shop, generate
 
 RESULTS = REPO / "bench" / "results"
 SIZES = [(3000, 400, 365), (10000, 1000, 365), (30000, 2000, 365)]
