@@ -39,7 +39,7 @@ from finetune.recommend.hybrid import Hybrid
 from finetune.recommend.train import lookup_encoder, make_components, tune_als_alpha
 from knowledge import warehouse
 from knowledge.cli import import_source
-from knowledge.product_index import build_product_index, data_version, index_dir
+from knowledge.product_index import current_product_index, index_dir
 from knowledge.settings import Settings, load_settings
 from knowledge.vector_index import VectorIndex
 
@@ -68,19 +68,7 @@ def shop_settings(base: Settings, shop: str) -> Settings:
 
 def text_encoder(settings: Settings):
     """Product vectors from the saved text index (built now if missing or stale)."""
-    con = warehouse.connect(settings.warehouse)
-    version = data_version(con)
-    con.close()
-    folder = index_dir(settings)
-    if (folder / "meta.json").is_file() and VectorIndex.load(folder).meta.data_version == version:
-        index = VectorIndex.load(folder)
-        from knowledge.product_index import product_texts
-
-        con = warehouse.connect(settings.warehouse)
-        texts = product_texts(con)[1]
-        con.close()
-    else:
-        index, texts = build_product_index(settings)
+    index, texts = current_product_index(settings)
     vectors = index.index.reconstruct_n(0, index.meta.count)
     return dict(zip(index.ids, texts)), lookup_encoder(texts, vectors)
 

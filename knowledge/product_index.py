@@ -60,6 +60,26 @@ def build_product_index(settings: Settings, index_type: str = "auto", progress: 
     return index, texts
 
 
+def current_product_index(settings: Settings):
+    """The saved index and texts if they were built from the warehouse as it is now, else a
+    freshly built one (embedding a catalogue takes minutes on a CPU, so reuse it)."""
+    from knowledge.text_embeddings import MODEL_NAME
+    from knowledge.vector_index import VectorIndex
+
+    con = warehouse.connect(settings.warehouse)
+    try:
+        version = data_version(con)
+        ids, texts = product_texts(con)
+    finally:
+        con.close()
+    folder = index_dir(settings)
+    if (folder / "meta.json").is_file():
+        index = VectorIndex.load(folder)
+        if (index.meta.data_version, index.meta.model, index.ids) == (version, MODEL_NAME, ids):
+            return index, texts
+    return build_product_index(settings)
+
+
 def build_index_command(
     ctx: typer.Context,
     index_type: str = typer.Option("auto", help="flat (exact), hnsw, ivf, or auto "

@@ -147,3 +147,21 @@ def test_missing_model_says_how_to_build_it(tmp_path):
     write_themed_shop(settings.warehouse, n_users=4)
     with pytest.raises(ToolError, match="shopmind train recommend"):
         call(settings, query="mug")
+
+
+def test_product_index_is_reused_while_the_data_is_unchanged(shop):
+    from knowledge.product_index import current_product_index, index_dir
+
+    built_at = json.loads((index_dir(shop) / "meta.json").read_text())["created_at"]
+    index, texts = current_product_index(shop)
+    assert index.meta.created_at == built_at and len(texts) == index.meta.count
+
+
+def test_index_build_rejects_an_unknown_index_type(shop):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, ["--set", f"warehouse_path={shop.warehouse}",
+                                      "index", "build", "--index-type", "lsh"])
+    assert result.exit_code != 0 and "unknown index type 'lsh'" in result.output

@@ -23,7 +23,7 @@ from finetune.recommend.repeat import Repeat
 from finetune.recommend.sasrec import SASRec
 from finetune.recommend.text import Encoder, TextSimilarity
 from knowledge import warehouse
-from knowledge.product_index import build_product_index, data_version, recommend_dir
+from knowledge.product_index import current_product_index, data_version, recommend_dir
 from knowledge.settings import Settings
 
 COMPONENTS: dict[str, type] = {
@@ -91,7 +91,7 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
         con.close()
     if events.empty:
         raise ValueError(f"{settings.warehouse} has no events to learn recommendations from")
-    index, texts = build_product_index(settings)
+    index, texts = current_product_index(settings)
     text_of = dict(zip(index.ids, texts))
     has_text = any(t.strip() for t in texts)
     encoder = lookup_encoder(texts, index.index.reconstruct_n(0, index.meta.count)) \
