@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import restore, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -75,8 +75,5 @@ class ALS:
 
     @classmethod
     def load(cls, folder: Path) -> ALS:
-        params, (factors,) = load_parts(folder, "item_factors")
-        model = cls(**params)
-        model.item_factors = factors
-        return model
+        return restore(cls, folder, "item_factors")
 

@@ -37,6 +37,13 @@ def save_parts(folder: Path, params: dict, **arrays: np.ndarray) -> None:
         np.save(folder / f"{name}.npy", array)
 
 
-def load_parts(folder: Path, *names: str) -> tuple[dict, list[np.ndarray]]:
-    params = json.loads((folder / "params.json").read_text())
-    return params, [np.load(folder / f"{name}.npy") for name in names]
+def read_params(folder: Path) -> dict:
+    return json.loads((folder / "params.json").read_text())
+
+
+def restore(cls: type, folder: Path, *arrays: str):
+    """cls(**params.json) with each saved array set as the attribute of the same name."""
+    model = cls(**read_params(folder))
+    for name in arrays:
+        setattr(model, name, np.load(folder / f"{name}.npy"))
+    return model

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import restore, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -69,6 +69,6 @@ class ItemKNN:
 
     @classmethod
     def load(cls, folder: Path) -> ItemKNN:
-        model = cls(**load_parts(folder)[0])
+        model = restore(cls, folder)
         model.similarity = sparse.load_npz(folder / "similarity.npz").tocsr()
         return model

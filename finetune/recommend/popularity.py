@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import restore, save_parts
 from finetune.recommend.data import DAY, History, TrainData
 
 
@@ -33,7 +33,4 @@ class Popularity:
 
     @classmethod
     def load(cls, folder: Path) -> Popularity:
-        params, (counts,) = load_parts(folder, "counts")
-        model = cls(**params)
-        model.counts = counts
-        return model
+        return restore(cls, folder, "counts")

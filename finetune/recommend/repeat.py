@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import read_params, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -31,7 +31,7 @@ class Repeat:
 
     @classmethod
     def load(cls, folder: Path) -> Repeat:
-        params, _ = load_parts(folder)
+        params = read_params(folder)
         model = cls(params["half_life_days"])
         model.n_items = params["n_items"]
         return model

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import read_params, save_parts
 from finetune.recommend.data import History, TrainData
 
 
@@ -131,7 +131,7 @@ class SASRec:
 
     @classmethod
     def load(cls, folder: Path) -> SASRec:
-        params, _ = load_parts(folder)
+        params = read_params(folder)
         n_items = params.pop("n_items")
         model = cls(**params)
         model.net = model._build(n_items)

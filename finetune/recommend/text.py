@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.recommend.base import load_parts, save_parts
+from finetune.recommend.base import restore, save_parts
 from finetune.recommend.data import History, TrainData
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -46,7 +46,4 @@ class TextSimilarity:
 
     @classmethod
     def load(cls, folder: Path) -> TextSimilarity:
-        params, (embeddings,) = load_parts(folder, "embeddings")
-        model = cls(**params)
-        model.embeddings = embeddings
-        return model
+        return restore(cls, folder, "embeddings")
