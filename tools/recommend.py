@@ -85,21 +85,20 @@ def _popular(con, country: str | None, exclude: set[str], k: int) -> list[tuple[
 def _reason(model, history, parts: dict[str, np.ndarray], item: int, title) -> str:
     """Say which component put `item` here, in words."""
     source = max(parts, key=lambda name: parts[name][item])
-    recent = history.items[::-1]
-    if source == "repeat":
+    others = np.unique(history.items[history.items != item])  # explain by the user's other items
+    if source == "repeat" or (source != "popularity" and not len(others)):
         when = datetime.fromtimestamp(history.ts[history.items == item].max(), UTC)
-        return f"you bought or viewed it before (last on {when:%Y-%m-%d})"
+        verb = "bought" if item in history.purchased else "looked at"
+        return f"you {verb} it before (last on {when:%Y-%m-%d})"
     if source == "itemknn":
-        other, _ = model.components["itemknn"].strongest_source(np.unique(recent), item)
+        other, _ = model.components["itemknn"].strongest_source(others, item)
         return f"bought together with '{title(other)}'"
     if source in ("als", "text"):
         vectors = (model.components["als"].item_factors if source == "als"
                    else model.components["text"].embeddings)
-        seen = np.unique(recent)
-        other = seen[np.argmax(vectors[seen] @ vectors[item])]
-        return f"similar to '{title(other)}'"
+        return f"similar to '{title(others[np.argmax(vectors[others] @ vectors[item])])}'"
     if source == "sasrec":
-        return f"often comes next after '{title(recent[0])}'"
+        return f"often comes next after '{title(history.items[-1])}'"
     return "popular with customers right now"
 
 

@@ -29,7 +29,7 @@ def train_recommend_command(
     console.print(f"[green]trained[/] {', '.join(meta.components)} on {meta.events:,} events, "
                   f"{meta.items:,} items, {meta.users:,} users in "
                   f"{time.perf_counter() - started:.0f}s")
-    table = Table("protocol", "hybrid weights", "validation NDCG@10", "HR@10")
+    table = Table("protocol", "hybrid weights", "NDCG@10 on the tuning window", "HR@10")
     for protocol, weights in meta.weights.items():
         metrics = meta.validation.get(protocol, {})
         table.add_row(protocol, ", ".join(f"{k} {v:g}" for k, v in weights.items() if v),
