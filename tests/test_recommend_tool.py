@@ -24,7 +24,7 @@ def shop(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("themed")
     settings = Settings(shop="themed", warehouse_dir=root / "data", artifacts_dir=root / "artifacts")
     write_themed_shop(settings.warehouse)
-    train_recommender(settings, sasrec_seconds=3)
+    train_recommender(settings, sasrec_seconds=600, sasrec_epochs=3)  # epochs, not time: repeatable
     return settings
 
 

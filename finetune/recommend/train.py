@@ -50,11 +50,11 @@ class RecommendMeta(BaseModel):
 
 
 def make_components(half_life_days: float, sasrec_seconds: float, encoder: Encoder | None,
-                    seed: int, als_alpha: float = 1.0) -> list[Scorer]:
+                    seed: int, als_alpha: float = 1.0, sasrec_epochs: int = 30) -> list[Scorer]:
     """One of each model; the text model only when the shop has product titles."""
     models: list[Scorer] = [
         Popularity(half_life_days), Repeat(half_life_days), ItemKNN(half_life_days=half_life_days),
-        ALS(alpha=als_alpha, seed=seed), SASRec(max_seconds=sasrec_seconds, seed=seed),
+        ALS(alpha=als_alpha, seed=seed), SASRec(epochs=sasrec_epochs, max_seconds=sasrec_seconds, seed=seed),
     ]
     if encoder is not None:
         models.insert(4, TextSimilarity(half_life_days, encoder))
@@ -82,7 +82,7 @@ def lookup_encoder(texts: list[str], vectors: np.ndarray) -> Encoder:
 
 
 def train_recommender(settings: Settings, valid_days: float | None = None,
-                      sasrec_seconds: float = 180.0) -> RecommendMeta:
+                      sasrec_seconds: float = 180.0, sasrec_epochs: int = 30) -> RecommendMeta:
     con = warehouse.connect(settings.warehouse)
     try:
         events = load_events(con)
@@ -105,7 +105,8 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
     split = temporal_split(events, end - valid_days * DAY, texts=text_of)
     alpha = tune_als_alpha(split, settings.seed)
     hybrid = Hybrid([m.fit(split.train) for m in
-                     make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha)])
+                     make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
+                                     sasrec_epochs)])
     weights, validation = {}, {}
     for protocol in PROTOCOLS:
         if not split.eval[protocol].histories:
@@ -118,7 +119,8 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
     console.print("refitting every component on the full history")
     full = train_data(events, texts=None)
     full.texts = [text_of.get(item, "") for item in full.items]
-    models = make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha)
+    models = make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
+                             sasrec_epochs)
     folder = recommend_dir(settings)
     staging = folder.with_name(folder.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
