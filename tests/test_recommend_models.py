@@ -111,7 +111,7 @@ def test_sasrec_learns_a_fixed_order():
     rows = [(f"u{u}", order[(u + t) % 5], float(t)) for u in range(40) for t in range(12)]
     data = train_data(events(rows))
     model = SASRec(dim=16, layers=1, heads=1, max_len=8, dropout=0.0, epochs=60, lr=5e-3,
-                   max_seconds=30).fit(data, progress=False)
+                   max_seconds=600).fit(data, progress=False)  # bounded by epochs
     index = data.item_index()
     hist = History(items=np.array([index["a"], index["b"], index["c"]]), ts=np.arange(3.0),
                    weights=np.ones(3, np.float32))
