@@ -14,6 +14,10 @@ def train_dialog_command(
     out: Path | None = typer.Option(None, help="Artifact folder (default artifacts/dialog/PRESET)."),
     steps: int | None = typer.Option(None, help="Override the preset's number of steps."),
     minutes: float | None = typer.Option(None, help="Override the preset's time box."),
+    lr: float | None = typer.Option(None, help="Override the preset's learning rate."),
+    base: Path | None = typer.Option(
+        None, help="Start from this HF folder (another checkpoint, or a previous artifact) "
+        "instead of the converted SmolLM2 base."),
     threads: int | None = typer.Option(
         None, help="torch CPU threads; 1 is much faster when other jobs share the cores."),
     dev_file: Path | None = typer.Option(
@@ -30,7 +34,7 @@ def train_dialog_command(
         torch.set_num_threads(threads)
     settings = ctx.obj
     out = out or settings.artifacts_dir / "dialog" / preset
-    meta = train_dialog(settings, preset, out, steps=steps, minutes=minutes)
+    meta = train_dialog(settings, preset, out, base=base, steps=steps, minutes=minutes, lr=lr)
     dev = write_dev_file(settings, dev_file or out.parent / "dev.jsonl")
     typer.echo(json.dumps(meta, indent=2))
     typer.echo(f"artifact: {out}\ndev split: {dev}")
