@@ -200,35 +200,32 @@ class Compiled:
         return {"sql": self.sql.strip(), "params": self.params}
 
 
+# filter key -> predicate over user_facts; the value is always bound as the one parameter.
+PREDICATES: dict[str, str] = {
+    "min_orders": "f.orders >= ?",
+    "max_orders": "f.orders <= ?",
+    "min_spend": "f.spend >= ?",
+    "max_spend": "f.spend <= ?",
+    "inactive_days_min": "f.days_since_purchase >= ?",
+    "active_within_days": "f.days_since_seen <= ?",
+    "purchased_category": "list_contains(f.categories, ?)",
+    "min_purchase_probability": "f.probability >= ?",
+    "max_purchase_probability": "f.probability <= ?",
+}
+
+
 def compile_where(filters: SegmentFilters) -> Compiled:
     """The FROM + WHERE part over ``user_facts f``, values as parameters."""
     where: list[str] = []
     params: list[Any] = []
-
-    def add(clause: str, *values: Any) -> None:
-        where.append(clause)
-        params.extend(values)
-
     if filters.countries():
-        add(f"f.country IN ({', '.join('?' for _ in filters.countries())})", *filters.countries())
-    if filters.min_orders is not None:
-        add("f.orders >= ?", filters.min_orders)
-    if filters.max_orders is not None:
-        add("f.orders <= ?", filters.max_orders)
-    if filters.min_spend is not None:
-        add("f.spend >= ?", filters.min_spend)
-    if filters.max_spend is not None:
-        add("f.spend <= ?", filters.max_spend)
-    if filters.inactive_days_min is not None:
-        add("f.days_since_purchase >= ?", filters.inactive_days_min)
-    if filters.active_within_days is not None:
-        add("f.days_since_seen <= ?", filters.active_within_days)
-    if filters.purchased_category is not None:
-        add("list_contains(f.categories, ?)", filters.purchased_category)
-    if filters.min_purchase_probability is not None:
-        add("f.probability >= ?", filters.min_purchase_probability)
-    if filters.max_purchase_probability is not None:
-        add("f.probability <= ?", filters.max_purchase_probability)
+        where.append(f"f.country IN ({', '.join('?' for _ in filters.countries())})")
+        params.extend(filters.countries())
+    for key, predicate in PREDICATES.items():
+        value = getattr(filters, key)
+        if value is not None:
+            where.append(predicate)
+            params.append(value)
     sql = "FROM user_facts f" + (f"\nWHERE {' AND '.join(where)}" if where else "")
     return Compiled(sql, params)
 
