@@ -38,6 +38,9 @@ SYSTEM = {
 }
 # Bitext intents whose first step is to look at an order (when an order id is given).
 ORDER_INTENTS = {"cancel_order", "change_order", "track_order", "get_refund", "track_refund"}
+FILLERS_BEFORE = ["hey, ", "hi, ", "hello! ", "quick question: ", "ok so ", "um, ", "pls ",
+                  "good morning. ", "sorry to bother you, "]
+FILLERS_AFTER = [" thanks!", " thx", " asap", " please", " cheers", " :)", " ty", " thank you."]
 VERIFY_INTENTS = {"change_shipping_address", "set_up_shipping_address", "delete_account",
                   "edit_account", "switch_account"}
 
@@ -113,7 +116,36 @@ class DialogData:
             "filters.min_orders": r.randrange(2, 11),
             "filters.inactive_days_min": r.choice([30, 60, 90, 180]),
             "filters.min_spend": r.choice([100, 250, 500, 1000, 2000]),
+            "filters.max_orders": r.randrange(1, 4), "filters.max_spend": r.choice([50, 100, 200]),
+            "filters.active_within_days": r.choice([7, 14, 30, 60]),
+            "max_users": r.choice([50, 100, 200, 500]),
         }
+
+    def vary(self, template: str) -> str:
+        """Light, seeded surface noise on a TRAIN template's wording, so the model does not
+        tie a tool to one exact surface form. Only the literal words before ``||`` change,
+        never a {slot}, so ids, emails and names stay exact: lowercase (30%), drop the final
+        punctuation (30%), a filler before (12%) or after (12%), one swap of two adjacent
+        letters inside a word of 4+ letters (8%)."""
+        r = self.rng
+        text, sep, fixed = template.partition("||")
+        parts = re.split(r"(\{[a-z_.]+\})", text.strip())  # odd indexes are {slots}
+        if r.random() < 0.3:
+            parts = [p if i % 2 else p.lower() for i, p in enumerate(parts)]
+        if r.random() < 0.3:
+            parts[-1] = parts[-1].rstrip(".?!")
+        words = [(i, m) for i in range(0, len(parts), 2)
+                 for m in re.finditer(r"[A-Za-z]{4,}", parts[i])]
+        if words and r.random() < 0.08:
+            i, m = r.choice(words)
+            j = r.randrange(m.start() + 1, m.end() - 2)  # keep the first and last letters
+            parts[i] = parts[i][:j] + parts[i][j + 1] + parts[i][j] + parts[i][j + 2:]
+        text = "".join(parts)
+        if r.random() < 0.12:
+            text = r.choice(FILLERS_BEFORE) + text
+        if r.random() < 0.12:
+            text += r.choice(FILLERS_AFTER)
+        return f"{text} {sep}{fixed}" if sep else text
 
     def fill(self, template: str, tool: str, role: str) -> tuple[str, dict]:
         """Template -> (user text, call arguments)."""
@@ -141,6 +173,8 @@ class DialogData:
     def request(self, role: str, tool: str, split: str) -> dict:
         """One request -> its call; in training half also get the result and an answer."""
         template = self.rng.choice(self.text[role][tool][split])
+        if split == "train":
+            template = self.vary(template)
         text, args = self.fill(template, tool, role)
         messages = [said(text, "user"), call(tool, args)]
         expected = [{"name": tool, "arguments": _comparable(args)}]
@@ -164,7 +198,7 @@ class DialogData:
 
     def clarify(self, role: str, tool: str) -> dict:
         """A request missing its key argument -> a question (-> the answer -> the call)."""
-        vague = self.rng.choice(self.text[role][tool]["vague"])
+        vague = self.vary(self.rng.choice(self.text[role][tool]["vague"]))
         text, fixed = self.fill(vague, tool, role)
         required = self.schemas.get(tool, {}).get("required", [])
         ask = self.text["ask"].get(tool) or self.text["ask"][required[0]]
@@ -180,6 +214,7 @@ class DialogData:
 
     def chitchat(self, split: str) -> dict:
         text, answer = self.rng.choice(self.text["chitchat"][split])
+        text = self.vary(text) if split == "train" else text
         messages = [said(text, "user")] + ([said(answer)] if answer else [])
         return {"role": self.rng.choice(["operator", "customer"]), "kind": "no-call",
                 "messages": messages, "expected": []}
