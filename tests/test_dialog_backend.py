@@ -106,3 +106,17 @@ def test_make_chat_model_with_backend_url_is_chat_openai(settings):
 
     settings.backend_url = "http://127.0.0.1:9/v1"
     assert isinstance(make_chat_model(settings), ChatOpenAI)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_backends_still_make_valid_calls(tiny_dialog_model, precision):
+    reduced = LocalBackend(tiny_dialog_model, constrained=True, precision=precision)
+    if precision == "int8":
+        assert "quantized" in type(reduced.model.model.layers[0].mlp.down_proj).__module__
+    result = reduced.chat(request(tools=BOUNDED, tool_choice="required", max_tokens=60))
+    assert result.tool_calls[0]["function"]["name"] in {"set_alert", "list_all_product_types"}
+
+
+def test_unknown_precision_is_a_clear_error(tiny_dialog_model):
+    with pytest.raises(BackendError, match="unknown precision 'fp8'"):
+        LocalBackend(tiny_dialog_model, precision="fp8")

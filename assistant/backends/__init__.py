@@ -15,11 +15,11 @@ from knowledge.settings import Settings
 
 
 @lru_cache(maxsize=2)
-def local_backend(path: str, constrained: bool = False) -> Any:
+def local_backend(path: str, constrained: bool = False, precision: str = "fp32") -> Any:
     """One loaded model per folder per process."""
     from assistant.backends.local import LocalBackend
 
-    return LocalBackend(path, constrained=constrained)
+    return LocalBackend(path, constrained=constrained, precision=precision)
 
 
 def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
@@ -32,4 +32,6 @@ def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
     from assistant.backends.langchain_local import LocalChatModel
     from finetune.dialog.base import dialog_model_path
 
-    return LocalChatModel(backend=local_backend(str(dialog_model_path(settings))), **kwargs)
+    backend = local_backend(str(dialog_model_path(settings)), settings.dialog_constrained,
+                            settings.dialog_precision)
+    return LocalChatModel(backend=backend, **kwargs)

@@ -12,8 +12,11 @@ def serve_model_command(
     model: Path | None = typer.Option(None, help="Model folder (default: setting dialog_model)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    constrained: bool = typer.Option(
-        False, help="Grammar-constrain every tool call to valid JSON naming an offered tool."),
+    constrained: bool | None = typer.Option(
+        None, help="Grammar-constrain every tool call to valid JSON naming an offered tool "
+        "(default: setting dialog_constrained)."),
+    precision: str | None = typer.Option(
+        None, help="fp32, bf16 or int8 weights (default: setting dialog_precision)."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)."),
 ) -> None:
     """Serve the dialog model at http://HOST:PORT/v1 (OpenAI-compatible: /v1/models,
@@ -24,7 +27,10 @@ def serve_model_command(
     from assistant.model_server.app import create_app
     from finetune.dialog.base import dialog_model_path
 
-    path = model or dialog_model_path(ctx.obj)
-    backend = LocalBackend(path, constrained=constrained, threads=threads)
+    settings = ctx.obj
+    path = model or dialog_model_path(settings)
+    backend = LocalBackend(
+        path, constrained=settings.dialog_constrained if constrained is None else constrained,
+        precision=precision or settings.dialog_precision, threads=threads)
     typer.echo(f"serving {path} as {backend.name!r} at http://{host}:{port}/v1")
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")

@@ -47,6 +47,7 @@ def eval_toolcalls_command(
     url: str | None = typer.Option(None, help="Evaluate an OpenAI-compatible endpoint instead."),
     out: Path | None = typer.Option(None, help="Write the JSON report here."),
     constrained: bool = typer.Option(False, help="Grammar-constrained tool calls (local model)."),
+    precision: str = typer.Option("fp32", help="Local model weights: fp32, bf16 or int8."),
     limit: int | None = typer.Option(None, help="Only the first N cases."),
     max_tokens: int = typer.Option(160, help="Longest reply generated per case."),
     threads: int | None = typer.Option(None, help="torch CPU threads for a local model."),
@@ -57,7 +58,8 @@ def eval_toolcalls_command(
 
     settings = ctx.obj
     try:
-        client = make_client(model or str(dialog_model_path(settings)), url, constrained, threads)
+        client = make_client(model or str(dialog_model_path(settings)), url, constrained, threads,
+                             precision)
         report = evaluate_file(file, client, limit=limit, max_tokens=max_tokens)
     except EvalFileError as err:
         raise typer.BadParameter(str(err)) from err

@@ -301,12 +301,14 @@ class DialogData:
 
     def train_examples(self, n: int) -> list[dict]:
         makers: list[tuple[float, Callable[[], dict | None]]] = [
-            (0.45, lambda: self.request(*self._role_tool("train"), "train")),
+            # Bitext maps most intents to search_knowledge: more than ~10% and the model
+            # answers every customer request with a knowledge search.
+            (0.58, lambda: self.request(*self._role_tool("train"), "train")),
             (0.12, lambda: self.clarify(*self._role_tool("vague"))),
-            (0.13, lambda: self.chitchat("train")),
-            (0.18, lambda: self.bitext_example(self.rng.choice(self.bitext["train"]))
+            (0.12, lambda: self.chitchat("train")),
+            (0.10, lambda: self.bitext_example(self.rng.choice(self.bitext["train"]))
              if self.bitext["train"] else None),
-            (0.12, lambda: self.tau_flow(self.rng.choice(self.tau_tasks["train"]))
+            (0.08, lambda: self.tau_flow(self.rng.choice(self.tau_tasks["train"]))
              if self.tau_tasks["train"] else None),
         ]
         weights = [w for w, _ in makers]

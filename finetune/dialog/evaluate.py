@@ -170,11 +170,11 @@ def evaluate_file(path: Path, client, limit: int | None = None,
 
 
 def make_client(model: str, url: str | None = None, constrained: bool = False,
-                threads: int | None = None):
+                threads: int | None = None, precision: str = "fp32"):
     if url:
         from assistant.backends.openai_compat import OpenAIBackend
 
         return OpenAIBackend(url, model if not Path(model).exists() else None)
     from assistant.backends.local import LocalBackend
 
-    return LocalBackend(model, constrained=constrained, threads=threads)
+    return LocalBackend(model, constrained=constrained, threads=threads, precision=precision)

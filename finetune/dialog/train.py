@@ -42,9 +42,9 @@ class Preset:
 
 PRESETS = {
     # time-boxed to 10 minutes: LoRA + trainable tool-token embeddings.
-    "quick": Preset(examples=1600, steps=150, batch=8, lr=1e-3, lora=True, minutes=10),
-    # the quality run: full fine-tuning on more dialogs.
-    "full": Preset(examples=6000, steps=700, batch=8, lr=1e-4, lora=False),
+    "quick": Preset(examples=2400, steps=150, batch=16, lr=1e-3, lora=True, minutes=10),
+    # the quality run: full fine-tuning on more dialogs, time-boxed to an hour.
+    "full": Preset(examples=12000, steps=1000, batch=16, lr=2e-4, lora=False, minutes=60),
 }
 
 

@@ -1,0 +1,108 @@
+"""The README walkthrough with the real dialog model -> bench/results/walkthrough.json.
+
+Asks the operator question of every tool family listed in docs/assistant.md and runs the
+customer-service flow written there (sign in by email, ask to cancel a pending order, say yes),
+through the same ChatService the API uses, on a copy of the shop's warehouse (the real one is
+never changed). A question passes when the model calls the expected tool; the flow passes when
+the order really is cancelled in the copy.
+
+    .venv/bin/python -m bench.walkthrough [--set dialog_model=artifacts/dialog/full] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+DOCS = Path(__file__).parents[1] / "docs" / "assistant.md"
+RESULTS = Path(__file__).parent / "results" / "walkthrough.json"
+# the example customer written in docs/assistant.md, replaced by the shop's own
+DOC_EMAIL, DOC_USER, DOC_ORDER = "ahmed.li2022@example.com", "ahmed_li_1265", "#W5477043"
+LOOKUPS = ("get_order_details", "get_user_details", "find_user_id_by_email")
+
+
+def operator_questions() -> list[tuple[str, str]]:
+    """(tool family, question) rows of the docs' table."""
+    table = DOCS.read_text().split("| family | ask |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", table, flags=re.MULTILINE)
+    return [(family.strip("` "), ask) for family, ask in rows if not set(ask) <= {"-", " "}]
+
+
+def customer_turns() -> list[str]:
+    """The italic customer messages of the docs' numbered flow."""
+    flow = DOCS.read_text().split("A customer-service flow, end to end", 1)[1]
+    return re.findall(r"^\d\. \*(.+?)\*", flow, flags=re.MULTILINE)
+
+
+def ask(service, thread, text: str) -> dict:
+    started = time.perf_counter()
+    events = list(service.stream(thread, text))
+    return {"ask": text, "seconds": round(time.perf_counter() - started, 1),
+            "calls": [{"name": e.name, "args": e.args} for e in events if e.type == "tool_call"],
+            "errors": [e.name for e in events if e.type == "tool_result" and e.error],
+            "confirm": next((e.text for e in events if e.type == "confirm"), None),
+            "answer": events[-1].text}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="settings override KEY=VALUE")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from assistant.api.service import ChatService
+    from assistant.serve import demo_customer
+    from knowledge import warehouse
+    from knowledge.settings import load_settings
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = dict(item.split("=", 1) for item in args.overrides)
+    settings = load_settings(overrides=overrides)
+    email, user_id, order = demo_customer(settings)
+    swap = {DOC_EMAIL: email, DOC_USER: user_id, DOC_ORDER: order}
+    fill = lambda text: re.sub("|".join(map(re.escape, swap)), lambda m: swap[m.group()], text)  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(settings.warehouse, Path(tmp) / settings.warehouse.name)
+        settings = load_settings(overrides={**overrides, "warehouse_dir": tmp})
+        service = ChatService(settings)
+        operator = []
+        for family, question in operator_questions():
+            row = {"family": family, **ask(service, service.store.new_thread("operator"),
+                                           fill(question))}
+            expected = LOOKUPS if family.startswith("customer-service") else (family,)
+            row["passed"] = any(c["name"] in expected for c in row["calls"])
+            operator.append(row)
+            print(json.dumps(row)[:400], flush=True)
+        _, thread = service.new_customer_session()
+        flow = [ask(service, thread, fill(text)) for text in customer_turns()]
+        for turn in flow:
+            print(json.dumps(turn)[:400], flush=True)
+        con = warehouse.connect(settings.warehouse)
+        status = con.execute("SELECT status FROM orders WHERE order_id = ?", [order]).fetchone()[0]
+        con.close()
+    out = {"dialog_model": settings.dialog_model, "precision": settings.dialog_precision,
+           "constrained": settings.dialog_constrained, "backend_url": settings.backend_url,
+           "torch_threads": torch.get_num_threads(), "load_average_at_end": os.getloadavg(),
+           "operator_passed": sum(r["passed"] for r in operator), "operator_total": len(operator),
+           "operator": operator,
+           "customer_flow": {"order": order, "status_after": status,
+                             "passed": status == "cancelled", "turns": flow}}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2, default=str))
+    print(f"operator questions {out['operator_passed']}/{out['operator_total']}, customer flow "
+          f"{'passed' if status == 'cancelled' else 'FAILED'} (order {order} is {status})")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
