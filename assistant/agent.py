@@ -6,8 +6,9 @@ The model proposes tool calls; this module decides what runs:
 - a write action proposed by the model never runs. The agent records it as pending, describes
   it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
   runs exactly that action (anything else drops it);
-- at most ``max_tool_steps`` tool calls per turn; tool errors go back to the model as tool
-  messages (status "error"), never as crashes.
+- at most ``max_tool_steps`` tool calls per turn; a call repeated with the same arguments is
+  answered from the first result and the model must then answer in words; tool errors go
+  back to the model as tool messages (status "error"), never as crashes.
 Every turn streams events (tokens, tool calls, tool results) and is written to the store as it
 happens.
 """
@@ -17,12 +18,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, Literal
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import ToolCallLimitMiddleware
+from langchain.agents.middleware import ModelRequest, ToolCallLimitMiddleware, wrap_model_call
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -95,10 +96,26 @@ def to_langchain(messages: list[StoredMessage]) -> list[BaseMessage]:
 
 
 class _Turn:
-    """What one turn learns: the write action the model proposed (to be confirmed)."""
+    """What one turn learns: the write action the model proposed (to be confirmed), and the
+    results of the calls made so far (a repeated identical call is answered from them)."""
 
     def __init__(self) -> None:
         self.pending: dict | None = None
+        self.results: dict[str, str] = {}
+        self.repeated = False
+
+    def answer_after_repeat(self) -> Any:
+        """Middleware: once the model repeats a call it already has the result of, its next
+        reply must be words (tool_choice "none"), not the same call until the step limit."""
+        turn = self
+
+        @wrap_model_call
+        def middleware(request: ModelRequest, handler: Callable) -> Any:
+            if turn.repeated:
+                request = request.override(tool_choice="none")
+            return handler(request)
+
+        return middleware
 
 
 class Agent:
@@ -134,6 +151,10 @@ class Agent:
                 self.store.audit(thread.thread_id, "confirm_asked", turn.pending)
                 return ("Not done yet: this action needs the customer's explicit confirmation. "
                         "The shop now shows them the details and asks them to answer yes.")
+            key = json.dumps([spec.name, args], sort_keys=True, default=str)
+            if key in turn.results:
+                turn.repeated = True
+                return turn.results[key]
             result = self._execute(thread, spec, args)
         except Exception as err:  # a tool bug must not end the conversation either
             message = str(err) if isinstance(err, ToolError) else (
@@ -144,6 +165,7 @@ class Agent:
         text = json.dumps(result, default=str)
         if len(text) > MAX_TOOL_RESULT_CHARS:
             text = text[:MAX_TOOL_RESULT_CHARS] + " ... (truncated)"
+        turn.results[key] = text
         return text
 
     def _langchain_tools(self, thread: Thread, turn: _Turn) -> list[StructuredTool]:
@@ -195,7 +217,8 @@ class Agent:
         agent = create_agent(
             self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
             middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
-                                                exit_behavior="end")])
+                                                exit_behavior="end"),
+                        turn.answer_after_repeat()])
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):

@@ -30,24 +30,31 @@ def say(text: str) -> AIMessage:
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Replies with ``script(messages)``; streams text replies word by word."""
+    """Replies with ``script(messages)``; streams text replies word by word. Like a real
+    backend it obeys ``tool_choice="none"``: a scripted call then becomes a short text."""
 
     script: Script
+    tool_choice: Any = None
 
     @property
     def _llm_type(self) -> str:
         return "scripted-test-model"
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
-        return self
+        return self.model_copy(update={"tool_choice": kwargs.get("tool_choice")})
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        reply = self.script(messages)
+        return say("(answered without tools)") if reply.tool_calls and \
+            self.tool_choice == "none" else reply
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self.script(messages))])
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
 
     def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        reply = self.script(messages)
+        reply = self._reply(messages)
         if reply.tool_calls:
             yield ChatGenerationChunk(message=AIMessageChunk(
                 content="", tool_call_chunks=[

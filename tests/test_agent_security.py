@@ -4,6 +4,8 @@ might do, and the agent must still refuse, with nothing changed in the warehouse
 
 from __future__ import annotations
 
+import itertools
+
 import shutil
 from dataclasses import replace
 
@@ -172,12 +174,24 @@ def test_prompt_injection_in_a_product_description_changes_nothing(shop, people,
 
 
 def test_tool_steps_per_turn_are_bounded(shop, tmp_path):
-    agent = _agent(shop, tmp_path, lambda messages: call("calculate", expression="1 + 1"),
+    count = itertools.count()
+    agent = _agent(shop, tmp_path, lambda messages: call("calculate",
+                                                         expression=f"1 + {next(count)}"),
                    max_tool_steps=3)
     thread = agent.store.new_thread("operator")
     events = agent.chat(thread.thread_id, "loop forever")
     assert sum(e.type == "tool_result" and not e.error for e in events) == 3
     assert events[-1].type == "final"
+
+
+def test_a_repeated_call_is_answered_from_its_result_and_then_words_are_required(shop, tmp_path):
+    agent = _agent(shop, tmp_path, lambda messages: call("calculate", expression="6 * 7"))
+    thread = agent.store.new_thread("operator")
+    events = agent.chat(thread.thread_id, "six times seven, again and again")
+    results = [e.result for e in events if e.type == "tool_result"]
+    assert len(results) == 2 and results[0] == results[1]
+    assert [a["event"] for a in agent.store.audit_log(thread.thread_id)] == ["tool_call"]
+    assert events[-1].text == "(answered without tools)"
 
 
 def test_tool_errors_go_back_to_the_model_as_tool_messages(shop, tmp_path):
