@@ -56,10 +56,10 @@ class Settings(BaseSettings):
         description="Dialog model folder (or served model name when backend_url is set).",
     )
     dialog_precision: Literal["fp32", "bf16", "int8"] = Field(
-        "int8",
-        description="Weights of the in-process dialog model: int8 (dynamic quantisation, ~3x "
-        "faster decoding than fp32 on 2 cores, same tool-call accuracy: BENCHMARKS.md), bf16 or "
-        "fp32.",
+        "bf16",
+        description="Weights of the in-process dialog model: bf16 (~1.6x fp32's decode speed, "
+        "same tool calls), fp32, or int8 (dynamic quantisation: ~3x fp32's speed but it picks "
+        "wrong tools more often with the 135M model; BENCHMARKS.md).",
     )
     dialog_constrained: bool = Field(
         True,
