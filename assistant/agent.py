@@ -7,7 +7,7 @@ The model proposes tool calls; this module decides what runs:
   it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
   runs exactly that action (anything else drops it);
 - at most ``max_tool_steps`` tool calls per turn; a call repeated with the same arguments is
-  answered from the first result and the model must then answer in words; tool errors go
+  answered from the first result (or error) and the model must then answer in words; tool errors go
   back to the model as tool messages (status "error"), never as crashes.
 Every turn streams events (tokens, tool calls, tool results) and is written to the store as it
 happens.
@@ -101,7 +101,7 @@ class _Turn:
 
     def __init__(self) -> None:
         self.pending: dict | None = None
-        self.results: dict[str, str] = {}
+        self.results: dict[str, tuple[str, bool]] = {}  # call -> (result text, failed)
         self.repeated = False
 
     def answer_after_repeat(self) -> Any:
@@ -143,6 +143,13 @@ class Agent:
         return result
 
     def _guarded(self, thread: Thread, turn: _Turn, spec: ToolSpec, args: dict) -> str:
+        key = json.dumps([spec.name, args], sort_keys=True, default=str)
+        if key in turn.results and not spec.writes:
+            turn.repeated = True
+            text, failed = turn.results[key]
+            if failed:
+                raise ToolException(text)
+            return text
         try:
             if spec.writes:
                 check_call(thread.role, spec, args)
@@ -151,21 +158,18 @@ class Agent:
                 self.store.audit(thread.thread_id, "confirm_asked", turn.pending)
                 return ("Not done yet: this action needs the customer's explicit confirmation. "
                         "The shop now shows them the details and asks them to answer yes.")
-            key = json.dumps([spec.name, args], sort_keys=True, default=str)
-            if key in turn.results:
-                turn.repeated = True
-                return turn.results[key]
             result = self._execute(thread, spec, args)
         except Exception as err:  # a tool bug must not end the conversation either
             message = str(err) if isinstance(err, ToolError) else (
                 f"tool {spec.name} failed unexpectedly ({type(err).__name__}: {err})")
             self.store.audit(thread.thread_id, "tool_refused", {"name": spec.name, "args": args,
                                                                  "error": message})
+            turn.results[key] = (f"Error: {message}", True)
             raise ToolException(f"Error: {message}") from err
         text = json.dumps(result, default=str)
         if len(text) > MAX_TOOL_RESULT_CHARS:
             text = text[:MAX_TOOL_RESULT_CHARS] + " ... (truncated)"
-        turn.results[key] = text
+        turn.results[key] = (text, False)
         return text
 
     def _langchain_tools(self, thread: Thread, turn: _Turn) -> list[StructuredTool]:

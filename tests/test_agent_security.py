@@ -194,6 +194,16 @@ def test_a_repeated_call_is_answered_from_its_result_and_then_words_are_required
     assert events[-1].text == "(answered without tools)"
 
 
+def test_a_repeated_failing_call_gets_the_same_error_and_then_words_are_required(shop, tmp_path):
+    agent = _agent(shop, tmp_path, lambda messages: call("calculate", expression="1/0"))
+    thread = agent.store.new_thread("operator")
+    events = agent.chat(thread.thread_id, "divide by zero, twice")
+    errors = [e.result for e in events if e.type == "tool_result" and e.error]
+    assert len(errors) == 2 and errors[0] == errors[1] and "division by zero" in errors[0]
+    assert [a["event"] for a in agent.store.audit_log(thread.thread_id)] == ["tool_refused"]
+    assert events[-1].text == "(answered without tools)"
+
+
 def test_tool_errors_go_back_to_the_model_as_tool_messages(shop, tmp_path):
     agent = _agent(shop, tmp_path, _after_tools(lambda text: call("calculate", expression="1/0")))
     thread = agent.store.new_thread("operator")

@@ -103,6 +103,12 @@ def test_saved_segment_by_name(toy_shop):
     assert out["segment"] == "nobody bought" and out["plan"]["users_treated"] == 5
 
 
+def test_no_user_and_no_segment_plans_over_all_customers(toy_shop):
+    everyone = call(toy_shop, max_users=5)
+    assert everyone["segment"] == "{}" and everyone["plan"] == call(toy_shop, segment={},
+                                                                     max_users=5)["plan"]
+
+
 @pytest.mark.parametrize("args, message", [
     ({"user_id": "u0001", "channel": "ad"}, "no randomised experiment .* covers channel 'ad'"),
     ({"user_id": "u0001", "channel": "sms"}, "channel: Input should be 'email', 'coupon' or 'ad'"),
@@ -110,8 +116,7 @@ def test_saved_segment_by_name(toy_shop):
     ({"user_id": "u_far"}, "outside the population .*x=50 outside the trained range"),
     ({"user_id": "u_odd"}, "group='zzz' never seen"),
     ({"user_id": "nobody"}, "unknown user_id 'nobody'"),
-    ({}, "exactly one of user_id or segment"),
-    ({"user_id": "u0001", "segment": "x"}, "exactly one of user_id or segment"),
+    ({"user_id": "u0001", "segment": "x"}, "user_id or segment, not both"),
     ({"segment": {}, "budget": -5}, "budget"),
     ({"segment": {}, "max_users": 0}, "max_users"),
     ({"segment": {"colour": "red"}}, "unknown filter key"),

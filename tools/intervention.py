@@ -33,15 +33,16 @@ class SuggestInterventionArgs(BaseModel):
     user_id: str | None = Field(None, min_length=1, max_length=100,
                                 description="One user to decide for.")
     segment: str | dict[str, Any] | None = Field(
-        None, description="A saved segment name, or query_segment filters (object or JSON string).")
+        None, description="A saved segment name, or query_segment filters (object or JSON string). "
+        "Neither user_id nor segment: all customers.")
     channel: Channel | None = Field(None, description="Only contacts (arms) of this channel.")
     budget: float | None = Field(None, gt=0, description="Total contact cost allowed (segment).")
     max_users: int | None = Field(None, gt=0, description="Treat at most this many users (segment).")
 
     @model_validator(mode="after")
     def _one_target(self) -> SuggestInterventionArgs:
-        if (self.user_id is None) == (self.segment is None):
-            raise ValueError("give exactly one of user_id or segment")
+        if self.user_id is not None and self.segment is not None:
+            raise ValueError("give user_id or segment, not both")
         return self
 
 
@@ -322,7 +323,8 @@ def suggest_intervention(ctx: ToolContext, args: SuggestInterventionArgs) -> dic
         models = _models(ctx.settings, args.channel)
         if args.user_id is not None:
             return _for_user(ctx.settings, args.user_id.strip(), models, args.channel)
-        return _for_segment(ctx.settings, args.segment, models, args.channel, args.budget,
+        segment = {} if args.segment is None else args.segment  # {}: no filter, everyone
+        return _for_segment(ctx.settings, segment, models, args.channel, args.budget,
                             args.max_users)
     except warehouse.WarehouseMissingError as err:
         raise ToolError(str(err)) from err
