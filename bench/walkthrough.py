@@ -3,7 +3,7 @@
 Asks the operator question of every tool family listed in docs/assistant.md and runs the
 customer-service flow written there (sign in by email, ask to cancel a pending order, say yes),
 through the same ChatService the API uses, on a copy of the shop's warehouse (the real one is
-never changed). A question passes when the model calls the expected tool; the flow passes when
+never changed). Results go to bench/results/walkthrough_<model folder name>.json. A question passes when the model calls the expected tool; the flow passes when
 the order really is cancelled in the copy.
 
     .venv/bin/python -m bench.walkthrough [--set dialog_model=artifacts/dialog/full] [--threads N]
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 DOCS = Path(__file__).parents[1] / "docs" / "assistant.md"
-RESULTS = Path(__file__).parent / "results" / "walkthrough.json"
+RESULTS = Path(__file__).parent / "results"
 # the example customer written in docs/assistant.md, replaced by the shop's own
 DOC_EMAIL, DOC_USER, DOC_ORDER = "ahmed.li2022@example.com", "ahmed_li_1265", "#W5477043"
 LOOKUPS = ("get_order_details", "get_user_details", "find_user_id_by_email")
@@ -97,11 +97,12 @@ def main() -> None:
            "operator": operator,
            "customer_flow": {"order": order, "status_after": status,
                              "passed": status == "cancelled", "turns": flow}}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2, default=str))
+    path = RESULTS / f"walkthrough_{Path(settings.dialog_model).name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str))
     print(f"operator questions {out['operator_passed']}/{out['operator_total']}, customer flow "
           f"{'passed' if status == 'cancelled' else 'FAILED'} (order {order} is {status})")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

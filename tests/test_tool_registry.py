@@ -9,9 +9,17 @@ class EchoArgs(BaseModel):
     text: str
 
 
-@registry.tool("echo_for_test", "Echo text back.", EchoArgs, roles={"operator"})
 def echo(ctx, args: EchoArgs) -> dict:
     return {"text": args.text}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def echo_tool():
+    """Registered for this module only: later tests (tool lists, dialog data) see the real
+    registry."""
+    registry.tool("echo_for_test", "Echo text back.", EchoArgs, roles={"operator"})(echo)
+    yield
+    registry._REGISTRY.pop("echo_for_test")
 
 
 def test_schema_is_openai_function_shape():
