@@ -73,6 +73,8 @@ def decode_speed(path: Path, runs: int, precisions: tuple[str, ...], prompt_len:
 
 
 def sample_dev(dev: Path, n: int, seed: int) -> Path:
+    """A seeded sample of the dev file, beside the results but not in git (it quotes Bitext and
+    tau-bench records, which stay in the data directory)."""
     lines = [line for line in dev.read_text().splitlines() if line.strip()]
     picked = random.Random(seed).sample(lines, min(n, len(lines)))
     out = RESULTS.parent / "dialog_dev_sample.jsonl"
