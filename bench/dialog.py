@@ -39,8 +39,8 @@ def decode_speed(path: Path, runs: int, precisions: tuple[str, ...], prompt_len:
     prompt = torch.randint(100, 40000, (1, prompt_len), generator=torch.Generator().manual_seed(0))
     ids = prompt[0].tolist()
     rows: dict[str, list[tuple[float, float]]] = {}
-    _, reference = load_model(path, "fp32")
     models = {precision: load_model(path, precision)[1] for precision in precisions}
+    reference = models["fp32"] if "fp32" in models else load_model(path, "fp32")[1]
     with torch.inference_mode():
         reference.generate(prompt[:, :16], max_new_tokens=2, do_sample=False)  # warm-up
         for _ in range(runs):

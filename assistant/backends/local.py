@@ -34,7 +34,8 @@ def load_model(path: str | Path, precision: Precision = "fp32"):
 
     ``int8``: dynamic int8 quantisation of every Linear layer (weights int8, activations
     quantised on the fly). Decoding one token on a CPU reads every weight once, so a quarter
-    of the fp32 bytes makes it ~3x faster on two cores (BENCHMARKS.md)."""
+    of the fp32 bytes makes it ~3x faster on two cores, but the 135M model then picks wrong
+    tools more often (BENCHMARKS.md), hence the bf16 default of ``dialog_precision``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
