@@ -37,11 +37,11 @@ from pydantic import BaseModel
 
 from assistant.roles import check_call, role_tools
 from assistant.store import Store, StoredMessage, Thread
+from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from knowledge.settings import Settings
 from tools.customer_service import preview
 from tools.registry import ToolContext, ToolError, ToolSpec, get_tool
 
-MAX_TOOL_RESULT_CHARS = 6000
 YES = re.compile(r"^\s*(yes|y|yes please|yes,? (please|go ahead|do it|proceed|confirm(ed)?)|"
                  r"confirm(ed)?|i confirm|go ahead|proceed)\s*[.!]*\s*$", re.IGNORECASE)
 
@@ -118,6 +118,15 @@ class _Turn:
         return middleware
 
 
+@wrap_model_call
+def show_model_view(request: ModelRequest, handler: Callable) -> Any:
+    """Middleware: the model sees the start of each tool result (assistant/tool_view.py, as in
+    training); the store, the UI and the API keep the whole result."""
+    messages = [m.model_copy(update={"content": model_view(str(m.content))})
+                if isinstance(m, ToolMessage) else m for m in request.messages]
+    return handler(request.override(messages=messages))
+
+
 class Agent:
     def __init__(self, settings: Settings, model: BaseChatModel, store: Store,
                  max_tool_steps: int = 6, max_history: int = 30):
@@ -156,8 +165,7 @@ class Agent:
                 preview(self._context(thread), spec, args)  # every check runs, nothing changes
                 turn.pending = {"name": spec.name, "args": args}
                 self.store.audit(thread.thread_id, "confirm_asked", turn.pending)
-                return ("Not done yet: this action needs the customer's explicit confirmation. "
-                        "The shop now shows them the details and asks them to answer yes.")
+                return AWAITING_CONFIRMATION
             result = self._execute(thread, spec, args)
         except Exception as err:  # a tool bug must not end the conversation either
             message = str(err) if isinstance(err, ToolError) else (
@@ -166,9 +174,7 @@ class Agent:
                                                                  "error": message})
             turn.results[key] = (f"Error: {message}", True)
             raise ToolException(f"Error: {message}") from err
-        text = json.dumps(result, default=str)
-        if len(text) > MAX_TOOL_RESULT_CHARS:
-            text = text[:MAX_TOOL_RESULT_CHARS] + " ... (truncated)"
+        text = result_text(result)
         turn.results[key] = (text, False)
         return text
 
@@ -196,7 +202,7 @@ class Agent:
                          call_id=call_id)
         try:
             result = self._execute(thread, get_tool(pending["name"]), pending["args"])
-            content, error = json.dumps(result, default=str), False
+            content, error = result_text(result), False
         except Exception as err:  # noqa: BLE001 - reported to the customer, never a crash
             result, content, error = str(err), f"Error: {err}", True
         self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
@@ -222,7 +228,7 @@ class Agent:
             self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
             middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
                                                 exit_behavior="end"),
-                        turn.answer_after_repeat()])
+                        turn.answer_after_repeat(), show_model_view])
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):

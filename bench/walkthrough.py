@@ -3,8 +3,10 @@
 Asks the operator question of every tool family listed in docs/assistant.md and runs the
 customer-service flow written there (sign in by email, ask to cancel a pending order, say yes),
 through the same ChatService the API uses, on a copy of the shop's warehouse (the real one is
-never changed). Results go to bench/results/walkthrough_<model folder name>.json. A question passes when the model calls the expected tool; the flow passes when
-the order really is cancelled in the copy.
+never changed). Results go to bench/results/walkthrough_<model folder name>.json. A question
+passes when the model calls the expected tool; the flow passes when the order really is cancelled
+in the copy. An answer is grounded when every number in it appears in the question or in a tool
+result of that turn (none invented or misread).
 
     .venv/bin/python -m bench.walkthrough [--set dialog_model=artifacts/dialog/full] [--threads N]
 """
@@ -40,14 +42,29 @@ def customer_turns() -> list[str]:
     return re.findall(r"^\d\. \*(.+?)\*", flow, flags=re.MULTILINE)
 
 
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def invented_numbers(answer: str, sources: str) -> list[str]:
+    """Numbers in the answer that appear nowhere in the sources, also not as a percentage of a
+    source number (0.6056 -> 61, 60.6 or 60.56); thousands commas are ignored."""
+    found = NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", sources))
+    known = set(found) | {f"{float(n) * 100:.{d}f}" for n in found for d in (0, 1, 2)}
+    return [n for n in NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", answer)) if n not in known]
+
+
 def ask(service, thread, text: str) -> dict:
     started = time.perf_counter()
     events = list(service.stream(thread, text))
+    answer = events[-1].text
+    results = json.dumps([e.result for e in events if e.type == "tool_result"], default=str)
+    invented = invented_numbers(answer, text + results)
     return {"ask": text, "seconds": round(time.perf_counter() - started, 1),
             "calls": [{"name": e.name, "args": e.args} for e in events if e.type == "tool_call"],
             "errors": [e.name for e in events if e.type == "tool_result" and e.error],
             "confirm": next((e.text for e in events if e.type == "confirm"), None),
-            "answer": events[-1].text}
+            "answer": answer, "invented_numbers": invented,
+            "grounded": bool(answer.strip()) and not invented}
 
 
 def main() -> None:
@@ -94,13 +111,16 @@ def main() -> None:
            "constrained": settings.dialog_constrained, "backend_url": settings.backend_url,
            "torch_threads": torch.get_num_threads(), "load_average_at_end": os.getloadavg(),
            "operator_passed": sum(r["passed"] for r in operator), "operator_total": len(operator),
+           "operator_grounded": sum(r["grounded"] for r in operator),
+           "customer_turns_grounded": sum(t["grounded"] for t in flow),
            "operator": operator,
            "customer_flow": {"order": order, "status_after": status,
                              "passed": status == "cancelled", "turns": flow}}
     path = RESULTS / f"walkthrough_{Path(settings.dialog_model).name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"operator questions {out['operator_passed']}/{out['operator_total']}, customer flow "
+    print(f"operator questions {out['operator_passed']}/{out['operator_total']} (answers "
+          f"grounded {out['operator_grounded']}/{out['operator_total']}), customer flow "
           f"{'passed' if status == 'cancelled' else 'FAILED'} (order {order} is {status})")
     print(f"wrote {path}")
 

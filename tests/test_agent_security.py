@@ -5,7 +5,7 @@ might do, and the agent must still refuse, with nothing changed in the warehouse
 from __future__ import annotations
 
 import itertools
-
+import json
 import shutil
 from dataclasses import replace
 
@@ -16,6 +16,7 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.agent import Agent, is_explicit_yes, recent
 from assistant.roles import check_call
 from assistant.store import Store
+from assistant.tool_view import TOOL_RESULT_CHARS, TRUNCATED, model_view
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_user_record
 from tools.registry import ToolError, get_tool
@@ -245,3 +246,17 @@ def test_a_crashing_tool_becomes_an_error_message_not_a_crash(shop, tmp_path, mo
     agent = _agent(shop, tmp_path, _after_tools(lambda text: call("calculate", expression="1+1")))
     events = agent.chat(agent.store.new_thread("operator").thread_id, "add")
     assert "failed unexpectedly (RuntimeError: disk on fire)" in events[-1].text
+
+
+def test_the_model_sees_the_start_of_a_long_result_and_the_store_keeps_it_whole(shop, tmp_path):
+    """The model's view is the one it was trained on (assistant/tool_view.py)."""
+    agent = _agent(shop, tmp_path, _after_tools(lambda text: call("list_all_product_types")))
+    thread = agent.store.new_thread("operator")
+    events = agent.chat(thread.thread_id, "what do you sell?")
+    whole = next(e.result for e in events if e.type == "tool_result")
+    stored = agent.store.messages(thread.thread_id)[2].content
+    assert len(stored) > TOOL_RESULT_CHARS and json.loads(stored) == whole
+    assert whole["headline"].startswith(f"{len(whole) - 1} product types")
+    seen = events[-1].text.removeprefix("tool said: ")
+    assert seen == model_view(stored) and seen.endswith(TRUNCATED)
+    assert seen.startswith(json.dumps({"headline": whole["headline"]})[:-1])

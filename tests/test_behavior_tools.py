@@ -44,6 +44,9 @@ def test_predict_behavior_returns_probability_percentile_factors_and_model(train
     factors = out["top_factors"]
     assert 1 <= len(factors) <= 5 and all(f["direction"] in ("raises", "lowers") for f in factors)
     assert abs(factors[0]["effect"]) >= abs(factors[-1]["effect"]) and factors[0]["meaning"]
+    assert list(out)[0] == "headline" and out["headline"].startswith(
+        f"{user} has a {out['probability']:.0%} chance to buy in the next 30 days, higher than "
+        f"{out['percentile']:.0f}% of ") and factors[0]["meaning"] in out["headline"]
     click = get_tool("predict_behavior").invoke(ctx, {"user_id": user, "event": "click"})
     assert click["model"]["version"].startswith("lightgbm-") and click["event"] == "click"
 
@@ -116,5 +119,7 @@ def test_user_profile_summarises_history_with_rfm(trained_shop):
     assert out["first_seen"] < out["last_seen"] and out["top_categories"]
     assert out["rfm"]["frequency"] == 5 and 1 <= out["rfm"]["recency"] <= 5
     assert out["rfm"]["segment"]
+    assert f"{out['orders']} orders, {out['spend']:.2f} spent in total" in out["headline"]
+    assert out["top_categories"][0]["category"] in out["headline"]
     with pytest.raises(ToolError, match="unknown user"):
         profile(trained_shop, "nobody")

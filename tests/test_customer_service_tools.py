@@ -115,12 +115,18 @@ def test_customer_cannot_cancel_another_customers_order(tau_shop, tmp_path):
     con = warehouse.connect(shop.warehouse)
     assert get_order_record(con, b["pending"])["status"] == "pending"
     con.close()
+    own = get_tool("cancel_pending_order").invoke(_customer(shop, a["user_id"]), {
+        "order_id": a["pending"], "reason": "no longer needed"})
+    assert own["headline"].startswith(f"Order {a['pending']}, status cancelled: ")
 
 
 def test_operator_reads_any_order_but_cannot_write(tau_shop):
     a, _ = _two_customers(tau_shop)
     ctx = ToolContext(tau_shop, role="operator")
-    assert get_tool("get_order_details").invoke(ctx, {"order_id": a["pending"]})["status"] == "pending"
+    order = get_tool("get_order_details").invoke(ctx, {"order_id": a["pending"]})
+    assert order["status"] == "pending"
+    assert order["headline"].startswith(f"Order {a['pending']}, status pending: ")
+    assert order["items"][0]["name"] in order["headline"]
     with pytest.raises(ToolError, match="not available to the operator role"):
         get_tool("cancel_pending_order").invoke(ctx, {"order_id": a["pending"],
                                                      "reason": "no longer needed"})

@@ -32,6 +32,11 @@ def test_conversion_keeps_the_gguf_weights_and_adds_tool_tokens(real_base):
     assert torch.allclose(a, b, atol=1e-4)
     assert len(tokenizer("<tool_call>", add_special_tokens=False).input_ids) == 1
     assert converted.get_input_embeddings().num_embeddings >= len(tokenizer)
+    embed = converted.get_input_embeddings().weight
+    start, end = (embed[tokenizer.convert_tokens_to_ids(t)] for t in ("<tool_call>", "</tool_call>"))
+    pieces = original.get_input_embeddings().weight[
+        [tokenizer.convert_tokens_to_ids(p) for p in ("<", "tool", "_", "call", ">")]]
+    assert torch.allclose(start, pieces.mean(0), atol=1e-6) and not torch.allclose(start, end)
     assert is_valid_base(real_base)
     (real_base / "model.safetensors").open("ab").write(b"\0")  # a corrupt file is not reused
     assert not is_valid_base(real_base)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from assistant.tool_view import AWAITING_CONFIRMATION
 from finetune.dialog.data import SLOT, DialogData, phrasings
 from tools.registry import get_tool
 
@@ -89,4 +90,24 @@ def test_bitext_and_tau_flows_use_train_files_only(shared_data, small_shop):
             e["messages"][1]["content"] for e in examples if e["kind"].startswith("bitext")}
     assert used and used <= bitext_train and not used & bitext_dev
     flows = [e for e in examples if e["kind"] == "tau-flow"]
-    assert flows and all(m["content"] == "yes" for e in flows for m in e["messages"][-2:-1])
+    assert flows and all(get_tool(f["expected"][0]["name"]).writes for f in flows)
+    confirmed = [e for e in examples if "yes" in [m["content"] for m in e["messages"]]]
+    assert confirmed
+    for example in confirmed:  # held write call -> the customer's yes -> the result's headline
+        said = [m["content"] for m in example["messages"]]
+        assert said.index(AWAITING_CONFIRMATION) < said.index("yes")
+        assert said[-2].startswith(json.dumps({"headline": said[-1]})[:-1])
+
+
+def test_customer_requests_often_follow_a_sign_in_of_the_same_customer(shared_data, small_shop):
+    data = DialogData(small_shop.model_copy(update={"data_dir": shared_data}), seed=3)
+    requests = [[m for m in e["messages"] if m["role"] != "system"]
+                for e in data.train_examples(600) if e["role"] == "customer" and e["kind"] == "call"]
+    opened = [m for m in requests if m[1].get("tool_calls") and m[1]["tool_calls"][0]["function"]
+              ["name"].startswith("find_user_id") and len(m) > 4 and m[4]["role"] == "user"]
+    assert 0.15 < len(opened) / len(requests) < 0.6
+    for messages in opened:  # an order asked about is the signed-in customer's own, if they have any
+        user_id = json.loads(messages[2]["content"])["user_id"]
+        args = messages[5]["tool_calls"][0]["function"]["arguments"]
+        if args.get("order_id") in data.ents.orders and data.ents.customers[user_id].get("orders"):
+            assert data.ents.orders[args["order_id"]]["user_id"] == user_id

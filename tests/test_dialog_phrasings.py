@@ -73,10 +73,10 @@ def test_every_registered_tool_has_enough_train_phrasings(role):
 
 
 def test_templates_use_only_known_slots_and_clean_duplicates():
-    data = DialogData.__new__(DialogData)  # slots() needs only rng and entities
+    data = DialogData.__new__(DialogData)  # slots() needs only rng, entities and no pin
     from finetune.dialog.entities import Entities, _fill_gaps
 
-    data.rng, data.ents = random.Random(0), Entities()
+    data.rng, data.ents, data.pinned = random.Random(0), Entities(), None
     _fill_gaps(data.ents, data.rng)
     text = phrasings()
     for role in ROLES:

@@ -68,6 +68,9 @@ def test_user_answer_names_arm_uplift_money_and_the_experiment(toy_shop, uplift_
     assert out["model"]["arm_channels"] == {"email": "email", "coupon": "coupon"}
     low, high = (out["heldout_uplift_of_similar_users"][k] for k in ("low", "high"))
     assert low < high
+    assert out["headline"] == (f"Contact {user} by email: estimated uplift "
+                               f"{out['estimated_uplift'] * 100:+.1f} points, expected incremental "
+                               f"profit {out['expected_incremental_profit']:.2f}.")
 
 
 def test_channel_restricts_the_arm(toy_shop, uplift_experiment):
@@ -107,6 +110,9 @@ def test_no_user_and_no_segment_plans_over_all_customers(toy_shop):
     everyone = call(toy_shop, max_users=5)
     assert everyone["segment"] == "{}" and everyone["plan"] == call(toy_shop, segment={},
                                                                      max_users=5)["plan"]
+    assert everyone["headline"].startswith(
+        f"Plan for all customers (max users 5): contact {everyone['plan']['users_treated']} of "
+        f"{everyone['users_in_segment']:,} users")
 
 
 @pytest.mark.parametrize("args, message", [

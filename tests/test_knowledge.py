@@ -92,6 +92,8 @@ def test_search_knowledge_finds_the_right_passage(policy_shop, question, doc_id,
     assert len(passages) == 3
     assert (doc_id, section) in [(p["doc_id"], p["section"]) for p in passages]
     assert passages[0]["source"] == DEFAULT_SOURCE and passages[0]["text"]
+    headline = search(policy_shop, role="customer", query=question)["headline"]
+    assert headline.startswith(f"{passages[0]['title']}, {passages[0]['section']}: ")
 
 
 @pytest.mark.slow

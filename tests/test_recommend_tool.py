@@ -57,6 +57,8 @@ def test_by_user_returns_items_with_every_field_and_excludes_purchases(shop):
     for item in out["items"]:
         assert set(item) == {"id", "title", "price", "score", "reason"} and item["reason"]
     assert not {i["id"] for i in out["items"]} & purchased(shop, "u001")
+    assert out["headline"].startswith("Top 5 products for u001: ")
+    assert all(f"{i['title']} ({i['price']})" in out["headline"] for i in out["items"])
 
 
 def test_without_exclusion_the_users_own_items_come_back(shop):

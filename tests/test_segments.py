@@ -139,6 +139,9 @@ def test_query_segment_tool_returns_numbers_sample_groups_chart_and_sql(tiny):
     assert Path(result["chart"]["png"]).read_bytes()[:4] == b"\x89PNG"
     assert result["sql"]["summary"]["params"] == ["United Kingdom", 500.0, 60]
     assert "shopmind train behavior" in result["notes"][0]
+    assert result["headline"].startswith(
+        "1 customers match country United Kingdom, min spend 500.0, inactive days min 60 "
+        "(16.7% of all users). They spent 600.00 in total")
 
 
 @pytest.mark.parametrize("group_by", ["orders", "spend", "recency", "category", "first_order_month"])
@@ -277,3 +280,4 @@ def test_an_empty_segment_answers_zero_without_a_chart(tiny):
     assert result["count"] == 0 and result["share_of_users"] == 0
     assert result["sample"] == [] and result["groups"]["rows"] == []
     assert result["summary"]["spend_median"] is None and result["chart"]["png"] is None
+    assert result["headline"] == "No customer matches these filters."

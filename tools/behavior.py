@@ -196,10 +196,23 @@ def predict(settings: Settings, user_id: str, event: str = "purchase",
     }
 
 
+OUTCOME_WORDS = {"purchase": "buy", "churn": "churn (not buy)", "click": "click a product"}
+
+
+def headline(result: dict) -> str:
+    text = (f"{result['user_id']} has a {result['probability']:.0%} chance to "
+            f"{OUTCOME_WORDS[result['event']]} in the next {result['horizon_days']} days, "
+            f"higher than {result['percentile']:.0f}% of {result['population']:,} users.")
+    if result["top_factors"]:
+        factor = result["top_factors"][0]
+        text += f" Strongest factor: {factor['meaning']} ({factor['direction']} it)."
+    return text
+
+
 @tool("predict_behavior",
       "Probability that a user purchases, churns (does not purchase) or clicks within the next "
       "horizon_days, with their percentile among current users, the top factors behind the "
       "score, the model version and the data cut-off.",
-      PredictBehaviorArgs, roles={"operator"})
+      PredictBehaviorArgs, roles={"operator"}, headline=headline)
 def predict_behavior(ctx: ToolContext, args: PredictBehaviorArgs) -> dict:
     return predict(ctx.settings, args.user_id.strip(), args.event, args.horizon_days)

@@ -277,19 +277,53 @@ class NoArgs(BaseModel):
     pass
 
 
-@tool("get_user_details", "Get the details of a user, including their orders.", UserId, EVERYONE)
+def order_headline(order: dict) -> str:
+    """What an order-returning tool did, in words (see tools/registry.py, headline)."""
+    items = order.get("items", [])
+    names = ", ".join(i["name"] for i in items[:4]) + (", ..." if len(items) > 4 else "")
+    total = sum(i.get("price", 0) for i in items)
+    return (f"Order {order['order_id']}, status {order['status']}: {len(items)} "
+            f"item{'s' if len(items) != 1 else ''} ({names}), total {total:.2f}.")
+
+
+def user_headline(user: dict) -> str:
+    orders = user.get("orders", [])
+    return (f"{user['name']['first_name']} {user['name']['last_name']} ({user['email']}), "
+            f"{user['address']['city']}, {user['address']['country']}: {len(orders)} "
+            f"order{'s' if len(orders) != 1 else ''}{': ' + ', '.join(orders) if orders else ''}.")
+
+
+def product_headline(product: dict) -> str:
+    variants = list(product["variants"].values())
+    available = [v for v in variants if v["available"]]
+    prices = sorted(v["price"] for v in available)
+    price = (f", {prices[0]:.2f}" + (f" to {prices[-1]:.2f}" if prices[-1] != prices[0] else "")
+             if prices else "")
+    return (f"{product['name']} (product {product['product_id']}): {len(available)} of "
+            f"{len(variants)} variants available{price}.")
+
+
+def catalogue_headline(types: dict) -> str:
+    shown = ", ".join(list(types)[:5])
+    return f"{len(types)} product types, for example {shown}."
+
+
+@tool("get_user_details", "Get the details of a user, including their orders.", UserId, EVERYONE,
+      headline=user_headline)
 def get_user_details(ctx: ToolContext, args: UserId) -> dict:
     with _session(ctx) as con:
         return _own_user(ctx, con, args.user_id)
 
 
-@tool("get_order_details", "Get the status and details of an order.", OrderId, EVERYONE)
+@tool("get_order_details", "Get the status and details of an order.", OrderId, EVERYONE,
+      headline=order_headline)
 def get_order_details(ctx: ToolContext, args: OrderId) -> dict:
     with _session(ctx) as con:
         return _own_order(ctx, con, args.order_id)
 
 
-@tool("get_product_details", "Get the inventory details of a product.", ProductId, EVERYONE)
+@tool("get_product_details", "Get the inventory details of a product.", ProductId, EVERYONE,
+      headline=product_headline)
 def get_product_details(ctx: ToolContext, args: ProductId) -> dict:
     with _session(ctx) as con:
         product = get_product_record(con, args.product_id)
@@ -300,7 +334,8 @@ def get_product_details(ctx: ToolContext, args: ProductId) -> dict:
 
 
 @tool("list_all_product_types", "List the name and product id of all product types. Each product "
-      "type has a variety of different items with unique item ids and options.", NoArgs, EVERYONE)
+      "type has a variety of different items with unique item ids and options.", NoArgs, EVERYONE,
+      headline=catalogue_headline)
 def list_all_product_types(ctx: ToolContext, args: NoArgs) -> dict:
     with _session(ctx) as con:
         rows = con.execute("SELECT title, product_id FROM products ORDER BY title, product_id")
@@ -320,7 +355,8 @@ class CancelArgs(BaseModel):
       "delivered, it cannot be cancelled. The agent needs to explain the cancellation detail and "
       "ask for explicit user confirmation (yes/no) to proceed. The payment is refunded: to a gift "
       "card immediately, otherwise in 5-7 business days. Returns the order details after the "
-      "cancellation.", CancelArgs, CUSTOMER, writes=True)
+      "cancellation.", CancelArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def cancel_pending_order(ctx: ToolContext, args: CancelArgs) -> dict:
     with _session(ctx, write=True) as con:
         order = _order_in_status(ctx, con, args.order_id, "pending", "cancelled")
@@ -361,7 +397,8 @@ class UserAddressArgs(AddressArgs):
 
 @tool("modify_pending_order_address", "Modify the shipping address of a pending order. The agent "
       "needs to explain the modification detail and ask for explicit user confirmation (yes/no) "
-      "to proceed.", OrderAddressArgs, CUSTOMER, writes=True)
+      "to proceed.", OrderAddressArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def modify_pending_order_address(ctx: ToolContext, args: OrderAddressArgs) -> dict:
     with _session(ctx, write=True) as con:
         order = _order_in_status(ctx, con, args.order_id, "pending", "modified")
@@ -372,7 +409,8 @@ def modify_pending_order_address(ctx: ToolContext, args: OrderAddressArgs) -> di
 
 @tool("modify_user_address", "Modify the default address of a user. The agent needs to explain "
       "the modification detail and ask for explicit user confirmation (yes/no) to proceed.",
-      UserAddressArgs, CUSTOMER, writes=True)
+      UserAddressArgs, CUSTOMER, writes=True,
+      headline=user_headline)
 def modify_user_address(ctx: ToolContext, args: UserAddressArgs) -> dict:
     with _session(ctx, write=True) as con:
         user = _own_user(ctx, con, args.user_id)
@@ -390,7 +428,8 @@ class OrderPaymentArgs(BaseModel):
 
 @tool("modify_pending_order_payment", "Modify the payment method of a pending order. The agent "
       "needs to explain the modification detail and ask for explicit user confirmation (yes/no) "
-      "to proceed.", OrderPaymentArgs, CUSTOMER, writes=True)
+      "to proceed.", OrderPaymentArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def modify_pending_order_payment(ctx: ToolContext, args: OrderPaymentArgs) -> dict:
     with _session(ctx, write=True) as con:
         order = _order_in_status(ctx, con, args.order_id, "pending", "modified")
@@ -444,7 +483,8 @@ def _item_change(ctx: ToolContext, con: duckdb.DuckDBPyConnection, args: ItemsAr
 @tool("modify_pending_order_items", "Modify items in a pending order to new items of the same "
       "product type. For a pending order, this function can only be called once. The agent needs "
       "to explain the exchange detail and ask for explicit user confirmation (yes/no) to proceed.",
-      ItemsArgs, CUSTOMER, writes=True)
+      ItemsArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def modify_pending_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
     with _session(ctx, write=True) as con:
         order, diff, variants, method = _item_change(ctx, con, args, "pending", "modified")
@@ -471,7 +511,8 @@ class ReturnArgs(BaseModel):
 @tool("return_delivered_order_items", "Return some items of a delivered order. The order status "
       "will be changed to 'return requested'. The agent needs to explain the return detail and ask "
       "for explicit user confirmation (yes/no) to proceed. The user will receive follow-up email "
-      "for how and where to return the item.", ReturnArgs, CUSTOMER, writes=True)
+      "for how and where to return the item.", ReturnArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def return_delivered_order_items(ctx: ToolContext, args: ReturnArgs) -> dict:
     with _session(ctx, write=True) as con:
         order = _order_in_status(ctx, con, args.order_id, "delivered", "returned")
@@ -491,7 +532,8 @@ def return_delivered_order_items(ctx: ToolContext, args: ReturnArgs) -> dict:
 @tool("exchange_delivered_order_items", "Exchange items in a delivered order to new items of the "
       "same product type. For a delivered order, return or exchange can be only done once by the "
       "agent. The agent needs to explain the exchange detail and ask for explicit user "
-      "confirmation (yes/no) to proceed.", ItemsArgs, CUSTOMER, writes=True)
+      "confirmation (yes/no) to proceed.", ItemsArgs, CUSTOMER, writes=True,
+      headline=order_headline)
 def exchange_delivered_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
     with _session(ctx, write=True) as con:
         order, diff, _, _ = _item_change(ctx, con, args, "delivered", "exchanged")

@@ -308,6 +308,29 @@ def _rounded(values: dict[str, float], digits: int = 3) -> dict[str, float]:
     return {k: round(v, digits) for k, v in values.items()}
 
 
+def headline(result: dict) -> str:
+    if "plan" not in result:  # one user
+        uplift = f"estimated uplift {result['estimated_uplift'] * 100:+.1f} points"
+        profit = f"expected incremental profit {result['expected_incremental_profit']:.2f}"
+        if result["treat"]:
+            return f"Contact {result['user_id']} by {result['arm']}: {uplift}, {profit}."
+        return (f"Do not contact {result['user_id']}: the best arm ({result['best_arm']}, "
+                f"{uplift}) does not pay for its cost ({profit}).")
+    plan = result["plan"]
+    whom = "all customers" if result["segment"] == "{}" else f"segment {result['segment']}"
+    limits = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in
+                       (("budget", result["budget"]), ("max_users", result["max_users"])) if v)
+    arms = ", ".join(f"{n:,} by {arm.split(':')[-1]}" for arm, n in plan["by_arm"].items())
+    text = (f"Plan for {whom}{f' ({limits})' if limits else ''}: contact "
+            f"{plan['users_treated']:,} of {result['users_in_segment']:,} users"
+            f"{f' ({arms})' if arms else ''} for {plan['total_cost']:,.2f}; expected "
+            f"{plan['expected_incremental_conversions']['model']:.1f} extra conversions and "
+            f"{plan['expected_incremental_revenue']['model']:,.2f} extra revenue (model estimate).")
+    if result["top_users"]:
+        text += f" First on the list: {result['top_users'][0]['user_id']}."
+    return text
+
+
 @tool(
     "suggest_intervention",
     "Whom to target with which campaign arm (e-mail, coupon, ad), by uplift: the incremental "
@@ -317,6 +340,7 @@ def _rounded(values: dict[str, float], digits: int = 3) -> dict[str, float]:
     "outcome. Refuses channels or users that no experiment covers.",
     SuggestInterventionArgs,
     roles={"operator"},
+    headline=headline,
 )
 def suggest_intervention(ctx: ToolContext, args: SuggestInterventionArgs) -> dict:
     try:

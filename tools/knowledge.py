@@ -28,6 +28,18 @@ class SearchKnowledgeArgs(BaseModel):
         return value.strip()
 
 
+HEADLINE_CHARS = 320
+
+
+def headline(result: dict) -> str:
+    if not result["passages"]:
+        return f"Nothing in the policies or FAQ matches '{result['query']}'."
+    best = result["passages"][0]
+    text = best["text"] if len(best["text"]) <= HEADLINE_CHARS else \
+        best["text"][:HEADLINE_CHARS].rsplit(" ", 1)[0] + " ..."
+    return f"{best['title']}, {best['section']}: {text}"
+
+
 @tool(
     "search_knowledge",
     "Search the shop's policies and FAQ (shipping, returns, exchanges, cancellations, payments, "
@@ -35,6 +47,7 @@ class SearchKnowledgeArgs(BaseModel):
     "source. Quote them; do not invent policy.",
     SearchKnowledgeArgs,
     roles={"operator", "customer"},
+    headline=headline,
 )
 def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> dict:
     try:

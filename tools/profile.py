@@ -106,9 +106,24 @@ def profile(settings: Settings, user_id: str) -> dict:
     }
 
 
+def headline(result: dict) -> str:
+    where = f" ({result['country']})" if result.get("country") else ""
+    if not result["orders"]:
+        return (f"{result['user_id']}{where} has no orders yet; last seen "
+                f"{result['last_seen'] or 'never'}.")
+    text = (f"{result['user_id']}{where}: {result['orders']} orders, {result['spend']:.2f} "
+            f"spent in total ({result['average_order_value']:.2f} per order), last order "
+            f"{result['last_order']}.")
+    if result["top_categories"]:
+        text += " Top categories: " + ", ".join(c["category"] for c in result["top_categories"]) + "."
+    if result.get("rfm"):
+        text += f" RFM segment: {result['rfm']['segment']}."
+    return text
+
+
 @tool("get_user_profile",
       "A user's history summary: first and last seen, orders, spend, top categories and RFM "
       "scores (1-5 among current customers) with an RFM segment.",
-      UserProfileArgs, roles={"operator"})
+      UserProfileArgs, roles={"operator"}, headline=headline)
 def get_user_profile(ctx: ToolContext, args: UserProfileArgs) -> dict:
     return profile(ctx.settings, args.user_id.strip())

