@@ -8,7 +8,15 @@ import json
 import pytest
 import torch
 
-from finetune.dialog.train import IGNORE, Preset, batch_loss, encode, train_dialog
+from finetune.dialog.train import (
+    IGNORE,
+    Preset,
+    accumulate,
+    batch_loss,
+    encode,
+    memory_parts,
+    train_dialog,
+)
 from tests.test_dialog_format import DIALOG, TOOLS
 
 
@@ -46,6 +54,25 @@ def test_shared_prefix_loss_equals_per_dialog_loss(tiny):
                                                    ignore_index=IGNORE, reduction="sum")
         count += int((labels[0, 1:] != IGNORE).sum())
     assert shared.item() == pytest.approx(float(total / count), rel=1e-4)
+
+
+def test_a_batch_run_in_memory_parts_has_the_whole_batch_gradient(tiny):
+    tokenizer, model = tiny
+    other = DIALOG[:2] + [{"role": "tool", "content": "{}"},
+                          {"role": "assistant", "content": "Nothing found, sorry."}]
+    items = [encode(tokenizer, {"messages": m}, TOOLS) for m in (DIALOG, other, DIALOG[:2])]
+    prefix = items[0].prefix
+    assert len(memory_parts(len(prefix), items, max_attention=1)) == len(items)
+
+    def gradient(max_attention: int) -> tuple[float, list[torch.Tensor]]:
+        model.zero_grad()
+        loss, _ = accumulate(model, prefix, items, 2, max_attention, bf16=False)
+        return loss, [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    (whole_loss, whole), (parts_loss, parts) = gradient(10**12), gradient(1)
+    assert parts_loss == pytest.approx(whole_loss, rel=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, parts))
+    model.zero_grad()
 
 
 def test_short_lora_run_saves_a_plain_hf_folder_and_resumes(small_shop, tiny_dialog_model,
