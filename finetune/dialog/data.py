@@ -93,7 +93,7 @@ class DialogData:
         self.text = phrasings()
         self.ents: Entities = load_entities(settings, seed)
         self.tools = {role: role_tools(role) for role in ("operator", "customer")}
-        self.pinned: tuple[str, dict] | None = None  # the signed-in customer, while one is
+        self.pinned: tuple[str, dict] | None = None  # who signed in, while their request is filled
 
     @cached_property
     def schemas(self) -> dict[str, dict]:
@@ -181,8 +181,8 @@ class DialogData:
 
     # -- example kinds -----------------------------------------------------------------
     def request(self, role: str, tool: str, split: str) -> dict:
-        """One request -> its call; in training some also get the result and an answer (and
-        a held write call the customer's yes)."""
+        """One request -> its call. In training, some also get the result and the answer; a
+        held write call may go on to the customer's yes, the result and its headline."""
         template = self.rng.choice(self.text[role][tool][split])
         opening: list[dict] = []
         if split == "train":
