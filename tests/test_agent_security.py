@@ -256,7 +256,8 @@ def test_the_model_sees_the_start_of_a_long_result_and_the_store_keeps_it_whole(
     whole = next(e.result for e in events if e.type == "tool_result")
     stored = agent.store.messages(thread.thread_id)[2].content
     assert len(stored) > TOOL_RESULT_CHARS and json.loads(stored) == whole
-    assert whole["headline"].startswith(f"{len(whole) - 1} product types")
+    assert whole["headline"].startswith(f"{len(whole['product_types'])} product types")
+    assert "headline" not in whole["product_types"]
     seen = events[-1].text.removeprefix("tool said: ")
     assert seen == model_view(stored) and seen.endswith(TRUNCATED)
     assert seen.startswith(json.dumps({"headline": whole["headline"]})[:-1])

@@ -303,7 +303,8 @@ def product_headline(product: dict) -> str:
             f"{len(variants)} variants available{price}.")
 
 
-def catalogue_headline(types: dict) -> str:
+def catalogue_headline(catalogue: dict) -> str:
+    types = catalogue["product_types"]
     shown = ", ".join(list(types)[:5])
     return f"{len(types)} product types, for example {shown}."
 
@@ -339,7 +340,8 @@ def get_product_details(ctx: ToolContext, args: ProductId) -> dict:
 def list_all_product_types(ctx: ToolContext, args: NoArgs) -> dict:
     with _session(ctx) as con:
         rows = con.execute("SELECT title, product_id FROM products ORDER BY title, product_id")
-        return dict(rows.fetchall())
+        # Nested (not tau-bench's flat name -> id mapping) so the headline is not a product name.
+        return {"product_types": dict(rows.fetchall())}
 
 
 # --- write actions ------------------------------------------------------------------------------

@@ -224,15 +224,17 @@ class DialogData:
         return outcome(r, tool, args, self.ents)
 
     def clarify(self, role: str, tool: str) -> dict:
-        """A request missing its key argument -> a question (-> the answer -> the call)."""
+        """A request missing its key argument -> a question (-> the answer -> the call). The
+        answer gives only the missing required arguments, so the call adds nothing else."""
         vague = self.vary(self.rng.choice(self.text[role][tool]["vague"]))
         text, fixed = self.fill(vague, tool, role)
         required = self.schemas.get(tool, {}).get("required", [])
         ask = self.text["ask"].get(tool) or self.text["ask"][required[0]]
         messages = [said(text, "user"), said(ask)]
         if self.rng.random() < 0.6:
-            _, full = self.fill(self.rng.choice(self.text[role][tool]["train"]), tool, role)
-            missing = {k: v for k, v in full.items() if k not in fixed and k != "question"}
+            values = self.slots(tool, role)
+            needed = required or ["query"]  # recommend_products requires neither of its two
+            missing = {k: values[k] for k in needed if k not in fixed}
             reply = ", ".join(str(v) for v in missing.values()) or "yes"
             messages += [said(reply, "user"), call(tool, {**fixed, **missing})]
             return {"role": role, "kind": "clarify+call", "messages": messages,
@@ -343,8 +345,12 @@ class DialogData:
         return out
 
     def _role_tool(self, need: str) -> tuple[str, str]:
+        """A role, then a tool in proportion to its templates: every template is about equally
+        likely, so the tools asked in the most ways (plans, segments) are seen the most."""
         role = self.rng.choice(["operator", "customer"])
-        return role, self.rng.choice(self.phrased_tools(role, need))
+        tools = self.phrased_tools(role, need)
+        weights = [len(self.text[role][tool][need]) for tool in tools]
+        return role, self.rng.choices(tools, weights)[0]
 
     def with_system(self, example: dict) -> dict:
         """A third of the dialogs each: the template's default system prompt, a short role

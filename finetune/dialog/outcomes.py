@@ -147,7 +147,8 @@ def product(r: random.Random, a: dict, e: Entities) -> dict:
 
 
 def catalogue(r: random.Random, a: dict, e: Entities) -> dict:
-    return {t: str(r.randrange(10**9, 10**10)) for t in r.sample(e.titles, min(12, len(e.titles)))}
+    titles = r.sample(e.titles, min(12, len(e.titles)))
+    return {"product_types": {t: str(r.randrange(10**9, 10**10)) for t in titles}}
 
 
 RESULTS: dict[str, Result] = {
