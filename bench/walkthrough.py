@@ -4,8 +4,9 @@ Asks the operator question of every tool family listed in docs/assistant.md and 
 customer-service flow written there (sign in by email, ask to cancel a pending order, say yes),
 through the same ChatService the API uses, on a copy of the shop's warehouse (the real one is
 never changed). Results go to bench/results/walkthrough_<model folder name>.json. A question
-passes when the model calls the expected tool; the flow passes when the order really is cancelled
-in the copy. An answer is grounded when every number in it appears in the question or in a tool
+passes when the model calls the expected tool, and has its arguments right when the call also
+carries what the question states (user, horizon, budget, filters, order); the flow passes when
+the order really is cancelled in the copy. An answer is grounded when every number in it appears in the question or in a tool
 result of that turn (none invented or misread).
 
     .venv/bin/python -m bench.walkthrough [--set dialog_model=artifacts/dialog/full] [--threads N]
@@ -27,6 +28,20 @@ RESULTS = Path(__file__).parent / "results"
 # the example customer written in docs/assistant.md, replaced by the shop's own
 DOC_EMAIL, DOC_USER, DOC_ORDER = "ahmed.li2022@example.com", "ahmed_li_1265", "#W5477043"
 LOOKUPS = ("get_order_details", "get_user_details", "find_user_id_by_email")
+
+
+def right_arguments(family: str, args: dict, user_id: str, order: str) -> bool:
+    """Whether a call carries what the docs' question states (a stricter bar than the tool)."""
+    filters = args.get("filters") or {}
+    return {
+        "predict_behavior": args.get("user_id") == user_id and args.get("horizon_days") == 30,
+        "get_user_profile": args.get("user_id") == user_id,
+        "recommend_products": args.get("user_id") == user_id,
+        "suggest_intervention": args.get("channel") == "coupon" and args.get("budget") == 1000,
+        "query_segment": filters.get("country") in ("UK", "United Kingdom")
+        and filters.get("min_spend") == 500 and filters.get("inactive_days_min") == 90,
+        "search_knowledge": "return" in str(args.get("query", "")).lower(),
+    }.get(family, args.get("order_id") == order)
 
 
 def operator_questions() -> list[tuple[str, str]]:
@@ -87,7 +102,7 @@ def main() -> None:
     settings = load_settings(overrides=overrides)
     email, user_id, order = demo_customer(settings)
     swap = {DOC_EMAIL: email, DOC_USER: user_id, DOC_ORDER: order}
-    fill = lambda text: re.sub("|".join(map(re.escape, swap)), lambda m: swap[m.group()], text)  # noqa: E731
+    fill = lambda text: re.sub("|".join(map(re.escape, swap)), lambda m: swap[m.group()], text)
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(settings.warehouse, Path(tmp) / settings.warehouse.name)
         settings = load_settings(overrides={**overrides, "warehouse_dir": tmp})
@@ -98,6 +113,8 @@ def main() -> None:
                                            fill(question))}
             expected = LOOKUPS if family.startswith("customer-service") else (family,)
             row["passed"] = any(c["name"] in expected for c in row["calls"])
+            row["arguments_right"] = any(c["name"] in expected and right_arguments(
+                family, c["args"] or {}, user_id, order) for c in row["calls"])
             operator.append(row)
             print(json.dumps(row)[:400], flush=True)
         _, thread = service.new_customer_session()
@@ -111,6 +128,7 @@ def main() -> None:
            "constrained": settings.dialog_constrained, "backend_url": settings.backend_url,
            "torch_threads": torch.get_num_threads(), "load_average_at_end": os.getloadavg(),
            "operator_passed": sum(r["passed"] for r in operator), "operator_total": len(operator),
+           "operator_arguments_right": sum(r["arguments_right"] for r in operator),
            "operator_grounded": sum(r["grounded"] for r in operator),
            "customer_turns_grounded": sum(t["grounded"] for t in flow),
            "operator": operator,
@@ -119,7 +137,8 @@ def main() -> None:
     path = RESULTS / f"walkthrough_{Path(settings.dialog_model).name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"operator questions {out['operator_passed']}/{out['operator_total']} (answers "
+    print(f"operator questions {out['operator_passed']}/{out['operator_total']} (arguments "
+          f"right {out['operator_arguments_right']}/{out['operator_total']}, answers "
           f"grounded {out['operator_grounded']}/{out['operator_total']}), customer flow "
           f"{'passed' if status == 'cancelled' else 'FAILED'} (order {order} is {status})")
     print(f"wrote {path}")

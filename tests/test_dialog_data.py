@@ -37,6 +37,27 @@ def test_every_training_call_validates_against_the_registered_tool(data, small_s
                 spec.input_model.model_validate(call["function"]["arguments"])
 
 
+def test_calls_write_their_arguments_in_schema_order_as_constrained_decoding_must(data):
+    """outlines' JSON-schema regex fixes the key order; training in another order made the
+    served model stop after the forced first key (no segment filters at all)."""
+    def keys_in_order(args: dict, schema: dict, defs: dict) -> None:
+        props = list(schema["properties"])
+        assert [props.index(k) for k in args] == sorted(props.index(k) for k in args), args
+        for key, value in args.items():
+            if isinstance(value, dict):  # the only nested object is query_segment's filters
+                keys_in_order(value, defs["SegmentFilters"], defs)
+
+    seen = set()
+    for example in data.train_examples(400) + data.dev_cases():
+        for message in example["messages"]:
+            for call in message.get("tool_calls", []):
+                fn = call["function"]
+                schema = data.schemas[fn["name"]]
+                keys_in_order(fn["arguments"], schema, schema.get("$defs", {}))
+                seen.add(fn["name"])
+    assert {"query_segment", "suggest_intervention", "predict_behavior"} <= seen
+
+
 def test_training_uses_the_shops_real_ids(data, small_shop):
     import duckdb
 

@@ -28,6 +28,7 @@ import yaml
 from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from finetune.dialog.entities import TOPICS, Entities, load_entities
 from finetune.dialog.outcomes import confirmed, outcome, with_headline
+from knowledge.segments import COUNTRY_ALIASES
 from knowledge.settings import Settings
 
 SLOT = re.compile(r"\{([a-z_.]+)\}")
@@ -75,6 +76,31 @@ def call(name: str, args: dict) -> dict:
             "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}]}
 
 
+def in_schema_order(args: dict, schema: dict, defs: dict | None = None) -> dict:
+    """``args`` with its keys (nested objects too) in the order of the schema's properties:
+    the order grammar-constrained decoding enforces (assistant/backends/constrain.py). A call
+    trained in another order cannot be written as trained at serving time: a key the model
+    learned to put after the one the grammar forces first is then never written."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    props = schema.get("properties", {})
+    rank = {name: i for i, name in enumerate(props)}
+    out = {}
+    for key in sorted(args, key=lambda k: rank.get(k, len(rank))):
+        value, sub = args[key], _object_schema(props.get(key, {}), defs)
+        out[key] = in_schema_order(value, sub, defs) if isinstance(value, dict) and sub else value
+    return out
+
+
+def _object_schema(schema: dict, defs: dict) -> dict:
+    """The object schema behind a property: itself, its $ref, or the $ref in its anyOf."""
+    for option in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in option:
+            return defs.get(option["$ref"].rsplit("/", 1)[-1], {})
+        if "properties" in option:
+            return option
+    return {}
+
+
 def said(text: str, role: str = "assistant") -> dict:
     return {"role": role, "content": text}
 
@@ -100,6 +126,13 @@ class DialogData:
         return {t["function"]["name"]: t["function"]["parameters"]
                 for tools in self.tools.values() for t in tools}
 
+    @cached_property
+    def country_names(self) -> list[str]:
+        """The shop's countries and the short names the segment tool also understands (UK, US)."""
+        have = {c.lower() for c in self.ents.countries}
+        return self.ents.countries + [alias.upper() for alias, country in COUNTRY_ALIASES.items()
+                                      if country in have and len(alias) <= 3]
+
     # -- slots -------------------------------------------------------------------------
     def _customer(self) -> tuple[str, dict]:
         uid = self.rng.choice(sorted(self.ents.customers))
@@ -121,7 +154,7 @@ class DialogData:
             "segment": r.choice(e.segments), "budget": r.choice([100, 250, 500, 1000]),
             "reason": r.choice(["no longer needed", "ordered by mistake"]),
             "expression": r.choice([f"{a} * {b}", f"{a} + {b}", f"({a} + {b}) * 0.9"]),
-            "filters.country": r.choice(e.countries),
+            "filters.country": r.choice(self.country_names),
             "filters.purchased_category": r.choice(e.categories),
             "filters.min_orders": r.randrange(2, 11),
             "filters.inactive_days_min": r.choice([30, 60, 90, 180]),
@@ -341,7 +374,7 @@ class DialogData:
         while len(out) < n:
             example = self.rng.choices(makers, weights)[0][1]()
             if example is not None:
-                out.append(self.with_system(example))
+                out.append(self.with_system(self.in_schema_order(example)))
         return out
 
     def _role_tool(self, need: str) -> tuple[str, str]:
@@ -351,6 +384,14 @@ class DialogData:
         tools = self.phrased_tools(role, need)
         weights = [len(self.text[role][tool][need]) for tool in tools]
         return role, self.rng.choices(tools, weights)[0]
+
+    def in_schema_order(self, example: dict) -> dict:
+        """Every call of the example with its arguments in schema order (see the function)."""
+        for message in example["messages"]:
+            for tool_call in message.get("tool_calls", []):
+                fn = tool_call["function"]
+                fn["arguments"] = in_schema_order(fn["arguments"], self.schemas.get(fn["name"], {}))
+        return example
 
     def with_system(self, example: dict) -> dict:
         """A third of the dialogs each: the template's default system prompt, a short role
@@ -372,7 +413,7 @@ class DialogData:
         cases += [self.bitext_example(row) for row in self.rng.sample(rows, min(bitext,
                                                                                  len(rows)))]
         cases += list(filter(None, map(self.tau_flow, self.tau_tasks["dev"])))
-        for case in cases:  # the eval file ends at the turn to predict
+        for case in map(self.in_schema_order, cases):  # ends at the turn to predict
             case["messages"] = _until_last_prediction(case["messages"], bool(case["expected"]))
         return [{"id": f"{c['role'][:2]}-{i:04d}", **c} for i, c in enumerate(cases)]
 
