@@ -5,9 +5,9 @@ customer-service flow written there (sign in by email, ask to cancel a pending o
 through the same ChatService the API uses, on a copy of the shop's warehouse (the real one is
 never changed). Results go to bench/results/walkthrough_<model folder name>.json. A question
 passes when the model calls the expected tool, and has its arguments right when the call also
-carries what the question states (user, horizon, budget, filters, order); the flow passes when
-the order really is cancelled in the copy. An answer is grounded when every number in it appears in the question or in a tool
-result of that turn (none invented or misread).
+carries what the question states (user, event, horizon, budget, filters, order); the flow
+passes when the order really is cancelled in the copy. An answer is grounded when every number
+in it appears in the question or in a tool result of that turn (none invented or misread).
 
     .venv/bin/python -m bench.walkthrough [--set dialog_model=artifacts/dialog/full] [--threads N]
 """
@@ -34,7 +34,8 @@ def right_arguments(family: str, args: dict, user_id: str, order: str) -> bool:
     """Whether a call carries what the docs' question states (a stricter bar than the tool)."""
     filters = args.get("filters") or {}
     return {
-        "predict_behavior": args.get("user_id") == user_id and args.get("horizon_days") == 30,
+        "predict_behavior": args.get("user_id") == user_id and args.get("horizon_days") == 30
+        and args.get("event", "purchase") == "purchase",
         "get_user_profile": args.get("user_id") == user_id,
         "recommend_products": args.get("user_id") == user_id,
         "suggest_intervention": args.get("channel") == "coupon" and args.get("budget") == 1000,

@@ -43,7 +43,7 @@ def test_calls_write_their_arguments_in_schema_order_as_constrained_decoding_mus
     def keys_in_order(args: dict, schema: dict, defs: dict) -> None:
         props = list(schema["properties"])
         assert [props.index(k) for k in args] == sorted(props.index(k) for k in args), args
-        for key, value in args.items():
+        for value in args.values():
             if isinstance(value, dict):  # the only nested object is query_segment's filters
                 keys_in_order(value, defs["SegmentFilters"], defs)
 
@@ -56,6 +56,16 @@ def test_calls_write_their_arguments_in_schema_order_as_constrained_decoding_mus
                 keys_in_order(fn["arguments"], schema, schema.get("$defs", {}))
                 seen.add(fn["name"])
     assert {"query_segment", "suggest_intervention", "predict_behavior"} <= seen
+
+
+def test_an_enumerated_argument_with_a_default_is_always_written(data):
+    """event=purchase is stated, so the model picks the event from the words instead of
+    choosing between writing "churn" and leaving the key out."""
+    events = [call["function"]["arguments"].get("event")
+              for example in data.train_examples(400) for message in example["messages"]
+              for call in message.get("tool_calls", [])
+              if call["function"]["name"] == "predict_behavior"]
+    assert events and None not in events and {"purchase", "churn"} <= set(events)
 
 
 def test_training_uses_the_shops_real_ids(data, small_shop):

@@ -206,6 +206,9 @@ class DialogData:
         for pair in filter(None, (p.strip() for p in fixed.split(";"))):
             key, _, value = pair.partition("=")
             args[key.strip()] = value.strip()
+        for name, prop in props.items():  # e.g. event=purchase: picked from the words,
+            if "enum" in prop and prop.get("default") is not None:  # not by leaving it out
+                args.setdefault(name, prop["default"])
         if "question" in props and "question" not in args:
             args["question"] = text
         if "summary" in props and "summary" not in args:
