@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -119,7 +120,12 @@ def main() -> None:
     if dev.is_file():
         cases = sample_dev(dev, args.sample, settings.seed)
         out["eval_sample"] = {"file": str(dev), "cases": args.sample, "seed": settings.seed,
-                              "max_tokens": args.max_tokens}
+                              "max_tokens": args.max_tokens,
+                              "sha256": hashlib.sha256(cases.read_bytes()).hexdigest()}
+        previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        if previous.get("eval_sample") == out["eval_sample"]:  # the very same cases: keep the
+            out |= {k: v for k, v in previous.items()  # models not evaluated in this run
+                    if k.startswith("eval_") and k != "eval_sample"}
         # raw model (fp32, free decoding) and the product's setting (int8, constrained calls)
         configs = [("fp32", False), (settings.dialog_precision, settings.dialog_constrained)]
         for name in args.models:

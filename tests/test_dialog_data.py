@@ -66,6 +66,9 @@ def test_an_enumerated_argument_with_a_default_is_always_written(data):
               for call in message.get("tool_calls", [])
               if call["function"]["name"] == "predict_behavior"]
     assert events and None not in events and {"purchase", "churn"} <= set(events)
+    expected = [want["arguments"] for case in data.dev_cases() for want in case["expected"]
+                if want["name"] == "predict_behavior"]
+    assert expected and all(args.get("event") != "purchase" for args in expected)  # DESIGN.md
 
 
 def test_training_uses_the_shops_real_ids(data, small_shop):

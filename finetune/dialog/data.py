@@ -206,9 +206,6 @@ class DialogData:
         for pair in filter(None, (p.strip() for p in fixed.split(";"))):
             key, _, value = pair.partition("=")
             args[key.strip()] = value.strip()
-        for name, prop in props.items():  # e.g. event=purchase: picked from the words,
-            if "enum" in prop and prop.get("default") is not None:  # not by leaving it out
-                args.setdefault(name, prop["default"])
         if "question" in props and "question" not in args:
             args["question"] = text
         if "summary" in props and "summary" not in args:
@@ -377,7 +374,7 @@ class DialogData:
         while len(out) < n:
             example = self.rng.choices(makers, weights)[0][1]()
             if example is not None:
-                out.append(self.with_system(self.in_schema_order(example)))
+                out.append(self.with_system(self.as_served(example)))
         return out
 
     def _role_tool(self, need: str) -> tuple[str, str]:
@@ -388,12 +385,19 @@ class DialogData:
         weights = [len(self.text[role][tool][need]) for tool in tools]
         return role, self.rng.choices(tools, weights)[0]
 
-    def in_schema_order(self, example: dict) -> dict:
-        """Every call of the example with its arguments in schema order (see the function)."""
+    def as_served(self, example: dict) -> dict:
+        """Every call of the example written as the served decoder must write it: arguments in
+        schema order (see ``in_schema_order``), and an enumerated argument with a default always
+        stated (``event=purchase``), so the model picks it from the words instead of choosing
+        between writing "churn" and leaving the key out. ``expected`` keeps what the user said
+        (DESIGN.md's format: a default is not an expected argument)."""
         for message in example["messages"]:
             for tool_call in message.get("tool_calls", []):
                 fn = tool_call["function"]
-                fn["arguments"] = in_schema_order(fn["arguments"], self.schemas.get(fn["name"], {}))
+                schema = self.schemas.get(fn["name"], {})
+                stated = {name: prop["default"] for name, prop in schema.get("properties", {}).items()
+                          if "enum" in prop and prop.get("default") is not None}
+                fn["arguments"] = in_schema_order(stated | fn["arguments"], schema)
         return example
 
     def with_system(self, example: dict) -> dict:
@@ -416,7 +420,7 @@ class DialogData:
         cases += [self.bitext_example(row) for row in self.rng.sample(rows, min(bitext,
                                                                                  len(rows)))]
         cases += list(filter(None, map(self.tau_flow, self.tau_tasks["dev"])))
-        for case in map(self.in_schema_order, cases):  # ends at the turn to predict
+        for case in map(self.as_served, cases):  # ends at the turn to predict
             case["messages"] = _until_last_prediction(case["messages"], bool(case["expected"]))
         return [{"id": f"{c['role'][:2]}-{i:04d}", **c} for i, c in enumerate(cases)]
 
