@@ -37,7 +37,7 @@ def right_arguments(family: str, args: dict, user_id: str, order: str) -> bool:
         "predict_behavior": args.get("user_id") == user_id and args.get("horizon_days") == 30
         and args.get("event", "purchase") == "purchase",
         "get_user_profile": args.get("user_id") == user_id,
-        "recommend_products": args.get("user_id") == user_id,
+        "recommend_products": args.get("user_id") == user_id and not args.get("query"),
         "suggest_intervention": args.get("channel") == "coupon" and args.get("budget") == 1000,
         "query_segment": filters.get("country") in ("UK", "United Kingdom")
         and filters.get("min_spend") == 500 and filters.get("inactive_days_min") == 90,
