@@ -153,7 +153,7 @@ class Agent:
 
     def _guarded(self, thread: Thread, turn: _Turn, spec: ToolSpec, args: dict) -> str:
         key = json.dumps([spec.name, args], sort_keys=True, default=str)
-        if key in turn.results and not spec.writes:
+        if key in turn.results:  # a repeated held write, too: it is still held
             turn.repeated = True
             text, failed = turn.results[key]
             if failed:
@@ -165,6 +165,7 @@ class Agent:
                 preview(self._context(thread), spec, args)  # every check runs, nothing changes
                 turn.pending = {"name": spec.name, "args": args}
                 self.store.audit(thread.thread_id, "confirm_asked", turn.pending)
+                turn.results[key] = (AWAITING_CONFIRMATION, False)
                 return AWAITING_CONFIRMATION
             result = self._execute(thread, spec, args)
         except Exception as err:  # a tool bug must not end the conversation either

@@ -16,7 +16,7 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.agent import Agent, is_explicit_yes, recent
 from assistant.roles import check_call
 from assistant.store import Store
-from assistant.tool_view import TOOL_RESULT_CHARS, TRUNCATED, model_view
+from assistant.tool_view import AWAITING_CONFIRMATION, TOOL_RESULT_CHARS, TRUNCATED, model_view
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_user_record
 from tools.registry import ToolError, get_tool
@@ -193,6 +193,19 @@ def test_a_repeated_call_is_answered_from_its_result_and_then_words_are_required
     assert len(results) == 2 and results[0] == results[1]
     assert [a["event"] for a in agent.store.audit_log(thread.thread_id)] == ["tool_call"]
     assert events[-1].text == "(answered without tools)"
+
+
+def test_a_repeated_held_write_is_still_held_and_then_words_are_required(shop, people, tmp_path):
+    """A small model may re-issue the held cancel until the step limit; it is held once."""
+    a, _ = people
+    agent = _agent(shop, tmp_path, lambda messages: call(
+        "cancel_pending_order", order_id=a["pending"], reason="no longer needed"))
+    thread = agent.store.new_thread("customer", customer_id=a["user_id"])
+    events = agent.chat(thread.thread_id, "cancel it, cancel it")
+    assert [e.result for e in events if e.type == "tool_result"] == [AWAITING_CONFIRMATION] * 2
+    assert [e.type for e in events if e.type == "confirm"] == ["confirm"]
+    assert [r["event"] for r in agent.store.audit_log(thread.thread_id)] == ["confirm_asked"]
+    assert "(answered without tools)" in events[-1].text and _status(shop, a["pending"]) == "pending"
 
 
 def test_a_repeated_failing_call_gets_the_same_error_and_then_words_are_required(shop, tmp_path):
