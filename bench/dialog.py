@@ -110,10 +110,11 @@ def main() -> None:
     out: dict = {"machine": {"cpu": platform.processor() or platform.machine(),
                              "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                              "load_average_at_start": os.getloadavg()}}
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     if not args.skip_speed:
         out["decode"] = decode_speed(base, args.runs, ("fp32", "bf16", "int8"))
         print(json.dumps(out["decode"], indent=2))
-    elif RESULTS.is_file() and "decode" in (previous := json.loads(RESULTS.read_text())):
+    elif "decode" in previous:
         out["decode"] = previous["decode"] | {"kept_from_run_of": previous["machine"]}
     dialog = settings.artifacts_dir / "dialog"
     dev = dialog / "dev.jsonl"
@@ -122,7 +123,6 @@ def main() -> None:
         out["eval_sample"] = {"file": str(dev), "cases": args.sample, "seed": settings.seed,
                               "max_tokens": args.max_tokens,
                               "sha256": hashlib.sha256(cases.read_bytes()).hexdigest()}
-        previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         if previous.get("eval_sample") == out["eval_sample"]:  # the very same cases: keep the
             out |= {k: v for k, v in previous.items()  # models not evaluated in this run
                     if k.startswith("eval_") and k != "eval_sample"}

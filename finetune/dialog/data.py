@@ -127,6 +127,14 @@ class DialogData:
                 for tools in self.tools.values() for t in tools}
 
     @cached_property
+    def stated_defaults(self) -> dict[str, dict]:
+        """tool -> its enumerated arguments with a default (``event: purchase``), which every
+        call states (see ``as_served``)."""
+        return {tool: {name: prop["default"] for name, prop in schema.get("properties", {}).items()
+                       if "enum" in prop and prop.get("default") is not None}
+                for tool, schema in self.schemas.items()}
+
+    @cached_property
     def country_names(self) -> list[str]:
         """The shop's countries and the short names the segment tool also understands (UK, US)."""
         have = {c.lower() for c in self.ents.countries}
@@ -394,10 +402,9 @@ class DialogData:
         for message in example["messages"]:
             for tool_call in message.get("tool_calls", []):
                 fn = tool_call["function"]
-                schema = self.schemas.get(fn["name"], {})
-                stated = {name: prop["default"] for name, prop in schema.get("properties", {}).items()
-                          if "enum" in prop and prop.get("default") is not None}
-                fn["arguments"] = in_schema_order(stated | fn["arguments"], schema)
+                stated = self.stated_defaults.get(fn["name"], {})
+                fn["arguments"] = in_schema_order(stated | fn["arguments"],
+                                                  self.schemas.get(fn["name"], {}))
         return example
 
     def with_system(self, example: dict) -> dict:
