@@ -145,3 +145,15 @@ def test_customer_requests_often_follow_a_sign_in_of_the_same_customer(shared_da
         args = messages[5]["tool_calls"][0]["function"]["arguments"]
         if args.get("order_id") in data.ents.orders and data.ents.customers[user_id].get("orders"):
             assert data.ents.orders[args["order_id"]]["user_id"] == user_id
+
+
+def test_a_recommendation_clarification_is_answered_by_a_user_or_a_query(data):
+    """"For which customer, or what kind of product?" gets one of the two back: a model that
+    only ever saw a query there invented one for "What should we recommend to user X?"."""
+    given = []
+    for _ in range(300):
+        example = data.clarify("operator", "recommend_products")
+        if example["kind"] == "clarify+call":
+            args = example["messages"][-1]["tool_calls"][0]["function"]["arguments"]
+            given.append(sorted(args))
+    assert sorted(set(map(tuple, given))) == [("query",), ("user_id",)]
