@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path("shopmind.yaml")
@@ -51,9 +51,16 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoint of the dialog model (vLLM or `shopmind serve-model`),"
         " e.g. http://127.0.0.1:8000/v1. Empty = run the model in-process on the CPU.",
     )
+    dialog_preset: Literal["quick", "full"] = Field(
+        "full",
+        description="What `shopmind up` fine-tunes when the dialog model is missing: full (a "
+        "60-minute box on 2 CPU cores; passed the docs' walkthrough for 5 of 5 customers) or "
+        "quick (20 minutes; misses some of its steps, BENCHMARKS.md).",
+    )
     dialog_model: str = Field(
-        "artifacts/dialog/quick",
-        description="Dialog model folder (or served model name when backend_url is set).",
+        "",
+        description="Dialog model folder (or served model name when backend_url is set). "
+        "Empty = artifacts/dialog/<dialog_preset>.",
     )
     dialog_precision: Literal["fp32", "bf16", "int8"] = Field(
         "bf16",
@@ -83,6 +90,13 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(
         None, description="Secret that signs customer sessions; generated at start-up when empty."
     )
+
+    @model_validator(mode="after")
+    def _dialog_model_of_the_preset(self) -> Settings:
+        if not self.dialog_model:
+            self.dialog_model = f"artifacts/dialog/{self.dialog_preset}"
+            self.model_fields_set.discard("dialog_model")  # derived, so a later source may set it
+        return self
 
     @property
     def warehouse(self) -> Path:

@@ -21,6 +21,16 @@ def test_warehouse_path_follows_shop_unless_set():
     assert Settings(warehouse_path=Path("x.duckdb")).warehouse == Path("x.duckdb")
 
 
+def test_dialog_model_follows_the_preset_unless_set(monkeypatch):
+    assert load_settings(None).dialog_model == "artifacts/dialog/full"
+    assert load_settings(None, {"dialog_preset": "quick"}).dialog_model == "artifacts/dialog/quick"
+    monkeypatch.setenv("SHOPMIND_DIALOG_PRESET", "quick")
+    assert load_settings(None).dialog_model == "artifacts/dialog/quick"
+    assert load_settings(None, {"dialog_model": "m"}).dialog_model == "m"
+    with pytest.raises(SettingsError, match="dialog_preset"):
+        load_settings(None, {"dialog_preset": "huge"})
+
+
 def test_unknown_key_is_named(tmp_path):
     with pytest.raises(SettingsError, match="unknown settings key.*sede"):
         load_settings(None, {"sede": "1"})
