@@ -4,12 +4,12 @@
 # development session (no GPU there).
 #
 #   pip install -e '.[gpu]'            # vllm
-#   bash bench/vllm_gpu.sh artifacts/dialog/quick [port]
+#   bash bench/vllm_gpu.sh artifacts/dialog/full [port]
 #
 # Writes bench/results/dialog_vllm.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-artifacts/dialog/quick}
+MODEL=${1:-artifacts/dialog/full}
 PORT=${2:-8011}
 LOG=$(mktemp)
 vllm serve "$MODEL" --served-model-name shopmind-dialog --port "$PORT" \

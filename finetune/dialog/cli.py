@@ -10,7 +10,9 @@ import typer
 
 def train_dialog_command(
     ctx: typer.Context,
-    preset: str = typer.Option("quick", help="quick (20-minute box) or full (60-minute box); both full fine-tuning."),
+    preset: str | None = typer.Option(
+        None, help="full (60-minute box) or quick (20-minute box), both full fine-tuning "
+        "(default: setting dialog_preset)."),
     out: Path | None = typer.Option(None, help="Artifact folder (default artifacts/dialog/PRESET)."),
     steps: int | None = typer.Option(None, help="Override the preset's number of steps."),
     minutes: float | None = typer.Option(None, help="Override the preset's time box."),
@@ -26,13 +28,14 @@ def train_dialog_command(
     """Fine-tune the dialog model to call shopmind's tools (resumes an interrupted run)."""
     from finetune.dialog.train import PRESETS, train_dialog, write_dev_file
 
+    settings = ctx.obj
+    preset = preset or settings.dialog_preset
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    settings = ctx.obj
     out = out or settings.artifacts_dir / "dialog" / preset
     meta = train_dialog(settings, preset, out, base=base, steps=steps, minutes=minutes, lr=lr)
     dev = write_dev_file(settings, dev_file or out.parent / "dev.jsonl")
