@@ -10,19 +10,26 @@ from knowledge.settings import Settings
 console = Console()
 
 
-def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
-    """(email, user id, pending order) of a customer to try the assistant with, if any."""
+def customers_with_pending_orders(settings: Settings) -> list[tuple[str, str, str]]:
+    """(email, user id, first pending order) of every customer with an email and a pending
+    order, by email; empty when the warehouse is not built."""
     from knowledge import warehouse
 
     if not settings.warehouse.is_file():
-        return None
+        return []
     con = warehouse.connect(settings.warehouse)
     try:
-        return con.execute("SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
-                           "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
-                           "GROUP BY ALL ORDER BY u.email LIMIT 1").fetchone()
+        return [tuple(row) for row in con.execute(
+            "SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
+            "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
+            "GROUP BY ALL ORDER BY u.email").fetchall()]
     finally:
         con.close()
+
+
+def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
+    """(email, user id, pending order) of a customer to try the assistant with, if any."""
+    return next(iter(customers_with_pending_orders(settings)), None)
 
 
 def _describe(customer: tuple[str, str, str] | None) -> str:

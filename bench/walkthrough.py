@@ -90,16 +90,9 @@ def ask(service, thread, text: str) -> dict:
 def customers(settings, n: int) -> list[tuple[str, str, str]]:
     """The customer `shopmind serve` prints, then n - 1 others with a pending order (a seeded
     draw), each as (email, user id, pending order)."""
-    from assistant.serve import demo_customer
-    from knowledge import warehouse
+    from assistant.serve import customers_with_pending_orders
 
-    first = demo_customer(settings)
-    con = warehouse.connect(settings.warehouse)
-    rows = con.execute("SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
-                       "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
-                       "GROUP BY ALL ORDER BY u.email").fetchall()
-    con.close()
-    others = [tuple(r) for r in rows if tuple(r) != first]
+    first, *others = customers_with_pending_orders(settings)
     return [first, *random.Random(settings.seed).sample(others, min(n - 1, len(others)))]
 
 
