@@ -10,9 +10,10 @@ from knowledge.settings import Settings
 console = Console()
 
 
-def customers_with_pending_orders(settings: Settings) -> list[tuple[str, str, str]]:
-    """(email, user id, first pending order) of every customer with an email and a pending
-    order, by email; empty when the warehouse is not built."""
+def customers_with_pending_orders(settings: Settings, limit: int | None = None,
+                                  ) -> list[tuple[str, str, str]]:
+    """(email, user id, first pending order) of the customers with an email and a pending
+    order, by email (the first ``limit``, or all); empty when the warehouse is not built."""
     from knowledge import warehouse
 
     if not settings.warehouse.is_file():
@@ -22,14 +23,14 @@ def customers_with_pending_orders(settings: Settings) -> list[tuple[str, str, st
         return [tuple(row) for row in con.execute(
             "SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
             "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
-            "GROUP BY ALL ORDER BY u.email").fetchall()]
+            "GROUP BY ALL ORDER BY u.email LIMIT ?", [limit]).fetchall()]
     finally:
         con.close()
 
 
 def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
     """(email, user id, pending order) of a customer to try the assistant with, if any."""
-    return next(iter(customers_with_pending_orders(settings)), None)
+    return next(iter(customers_with_pending_orders(settings, limit=1)), None)
 
 
 def _describe(customer: tuple[str, str, str] | None) -> str:

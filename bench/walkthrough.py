@@ -92,7 +92,11 @@ def customers(settings, n: int) -> list[tuple[str, str, str]]:
     draw), each as (email, user id, pending order)."""
     from assistant.serve import customers_with_pending_orders
 
-    first, *others = customers_with_pending_orders(settings)
+    people = customers_with_pending_orders(settings)
+    if not people:
+        raise SystemExit(f"no customer with a pending order in {settings.warehouse}: build the "
+                         "shop first (shopmind up)")
+    first, *others = people
     return [first, *random.Random(settings.seed).sample(others, min(n - 1, len(others)))]
 
 
