@@ -18,13 +18,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from finetune.behavior.artifacts import ModelMeta, latest_servable, trained_tasks
 from finetune.behavior.tabular import BIAS, TabularModel
 from knowledge import warehouse
 from knowledge.features import build_features, data_cutoff, describe_feature
 from knowledge.settings import Settings
+from tools.normalise import days_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, tool
 
 Event = Literal["purchase", "churn", "click"]
@@ -38,6 +39,9 @@ class PredictBehaviorArgs(BaseModel):
                          "NOT buy within it; click: views a product within it.")
     horizon_days: int | None = Field(None, ge=1, le=365, description="Days ahead (default 30; "
                                      "90 for churn).")
+
+    _user_id = field_validator("user_id", mode="before")(user_id_arg)  # 15544, "customer 15544"
+    _horizon = field_validator("horizon_days", mode="before")(days_arg)  # "six weeks", "两周"
 
 
 @dataclass(frozen=True)

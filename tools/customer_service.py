@@ -20,14 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Annotated, Literal
 
 import duckdb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from knowledge import warehouse
 from knowledge.settings import Settings
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
+from tools.normalise import order_id_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, ToolSpec, tool
 
 CUSTOMER = {"customer"}
@@ -36,6 +37,11 @@ ORDER_ID = "The order id, such as '#W0000000'. Be careful there is a '#' symbol 
 PAYMENT_ID = ("The payment method id to pay or receive refund for the item price difference, such "
               "as 'gift_card_0000000' or 'credit_card_0000000'. Look it up in the user or order details.")
 ITEM_IDS = "The item ids, each such as '1008292230'. There could be duplicate items in the list."
+
+# Ids as the model may write them ("W1234567", "order #W1234567", 15544) are cleaned before the
+# tool runs (tools/normalise.py); the schema the model sees still says "string".
+OrderIdText = Annotated[str, BeforeValidator(order_id_arg)]
+UserIdText = Annotated[str, BeforeValidator(user_id_arg)]
 
 _write_lock = threading.Lock()  # one read-modify-write at a time in this process
 
@@ -261,11 +267,11 @@ def find_user_id_by_name_zip(ctx: ToolContext, args: FindByNameZip) -> dict:
 
 
 class UserId(BaseModel):
-    user_id: str = Field(description="The user id, such as 'sara_doe_496'.")
+    user_id: UserIdText = Field(description="The user id, such as 'sara_doe_496'.")
 
 
 class OrderId(BaseModel):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
 
 
 class ProductId(BaseModel):
@@ -347,7 +353,7 @@ def list_all_product_types(ctx: ToolContext, args: NoArgs) -> dict:
 # --- write actions ------------------------------------------------------------------------------
 
 class CancelArgs(BaseModel):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
     reason: Literal["no longer needed", "ordered by mistake"] = Field(
         description="The reason for cancellation, which should be either 'no longer needed' or "
         "'ordered by mistake'.")
@@ -390,11 +396,11 @@ class AddressArgs(BaseModel):
 
 
 class OrderAddressArgs(AddressArgs):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
 
 
 class UserAddressArgs(AddressArgs):
-    user_id: str = Field(description="The user id, such as 'sara_doe_496'.")
+    user_id: UserIdText = Field(description="The user id, such as 'sara_doe_496'.")
 
 
 @tool("modify_pending_order_address", "Modify the shipping address of a pending order. The agent "
@@ -424,7 +430,7 @@ def modify_user_address(ctx: ToolContext, args: UserAddressArgs) -> dict:
 
 
 class OrderPaymentArgs(BaseModel):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
     payment_method_id: str = Field(description=PAYMENT_ID)
 
 
@@ -459,7 +465,7 @@ def modify_pending_order_payment(ctx: ToolContext, args: OrderPaymentArgs) -> di
 
 
 class ItemsArgs(BaseModel):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
     item_ids: list[str] = Field(description=ITEM_IDS)
     new_item_ids: list[str] = Field(
         description="The item ids to change to, each such as '1008292230'. There could be "
@@ -505,7 +511,7 @@ def modify_pending_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
 
 
 class ReturnArgs(BaseModel):
-    order_id: str = Field(description=ORDER_ID)
+    order_id: OrderIdText = Field(description=ORDER_ID)
     item_ids: list[str] = Field(description=ITEM_IDS)
     payment_method_id: str = Field(description=PAYMENT_ID)
 

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from finetune.uplift import artifacts
 from finetune.uplift.data import covariates_frame, data_version
 from finetune.uplift.policy import Calibration, choose, interval
 from knowledge import warehouse
 from knowledge.settings import Settings
+from tools.normalise import amount_arg, count_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, tool
 
 Channel = Literal["email", "coupon", "ad"]
@@ -38,6 +39,10 @@ class SuggestInterventionArgs(BaseModel):
     channel: Channel | None = Field(None, description="Only contacts (arms) of this channel.")
     budget: float | None = Field(None, gt=0, description="Total contact cost allowed (segment).")
     max_users: int | None = Field(None, gt=0, description="Treat at most this many users (segment).")
+
+    _user_id = field_validator("user_id", mode="before")(user_id_arg)  # 15544, "customer 15544"
+    _budget = field_validator("budget", mode="before")(amount_arg)  # "$2.5k", "a grand"
+    _max_users = field_validator("max_users", mode="before")(count_arg)  # "a hundred"
 
     @model_validator(mode="after")
     def _one_target(self) -> SuggestInterventionArgs:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from knowledge.docs import KnowledgeIndexError, knowledge_base
 from knowledge.warehouse import WarehouseMissingError
+from tools.normalise import count_arg
 from tools.registry import ToolContext, ToolError, tool
 
 MAX_K = 10
@@ -19,6 +20,8 @@ MAX_K = 10
 class SearchKnowledgeArgs(BaseModel):
     query: str = Field(..., max_length=1000, description="What to look up, in the user's words.")
     k: int = Field(3, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K}).")
+
+    _k = field_validator("k", mode="before")(count_arg)  # "a couple", "three"
 
     @field_validator("query")
     @classmethod

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from knowledge.features import data_cutoff
 from knowledge.settings import Settings
 from tools.behavior import features_now, open_shop
+from tools.normalise import user_id_arg
 from tools.registry import ToolContext, ToolError, tool
 
 SEGMENTS = [  # (name, rule on R and F scores), first match wins
@@ -23,6 +24,8 @@ SEGMENTS = [  # (name, rule on R and F scores), first match wins
 
 class UserProfileArgs(BaseModel):
     user_id: str = Field(..., min_length=1, description="The user to describe.")
+
+    _user_id = field_validator("user_id", mode="before")(user_id_arg)  # 15544, "customer 15544"
 
 
 def rfm_scores(features: pd.DataFrame, user_id: str) -> dict | None:

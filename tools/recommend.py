@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from knowledge import warehouse
 from knowledge.product_index import recommend_dir
+from tools.normalise import count_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, tool
 
 MAX_K = 50
@@ -24,6 +25,9 @@ class RecommendInput(BaseModel):
                               "e.g. 'red lantern'.")
     k: int = Field(5, ge=1, le=MAX_K, description=f"How many products to return (1-{MAX_K}).")
     exclude_purchased: bool = Field(True, description="Leave out products the user already bought.")
+
+    _user_id = field_validator("user_id", mode="before")(user_id_arg)  # 15544, "customer 15544"
+    _k = field_validator("k", mode="before")(count_arg)  # "half a dozen", "五个"
 
 
 def _check_access(ctx: ToolContext, args: RecommendInput) -> str | None:

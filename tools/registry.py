@@ -78,7 +78,8 @@ class ToolSpec:
                 args = self.input_model.model_validate(arguments or {})
         except ValidationError as err:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in err.errors()
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: "
+                f"{e['msg'].removeprefix('Value error, ')}" for e in err.errors()
             )
             raise ToolError(f"invalid arguments for {self.name}: {problems}") from err
         result = self.fn(ctx, args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,38 @@ from knowledge.segment_sql import (
 from knowledge.segments import SegmentEngine, SegmentError, engine_for, load_segment
 from knowledge.settings import Settings
 from knowledge.warehouse import WarehouseMissingError
+from tools.normalise import amount_arg, count_arg, days_arg, probability_arg
 from tools.registry import ToolContext, ToolError, tool
 
 PROPENSITY_EVENT, PROPENSITY_HORIZON_DAYS = "purchase", 30
+# Filter values as a model may word them ("3 months", "500 pounds", "30%"), read before
+# SegmentFilters (knowledge/segment_sql.py) checks the declared types, which the schema keeps.
+WORDED_FILTERS: dict[str, Callable[[Any], Any]] = {
+    "min_orders": count_arg, "max_orders": count_arg, "min_spend": amount_arg,
+    "max_spend": amount_arg, "inactive_days_min": days_arg, "active_within_days": days_arg,
+    "min_purchase_probability": probability_arg, "max_purchase_probability": probability_arg,
+}
 NO_MODEL = ("no purchase-propensity scores ({reason}); the purchase_probability filters and "
             "grouping need them")
+
+
+def worded_filters(data: Any) -> Any:
+    """Filters (an object or its JSON text) with worded values read; the rest is left to
+    SegmentFilters, which names unknown keys and wrong types."""
+    if isinstance(data, str) and data.strip().startswith("{"):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError:
+            return data
+    if not isinstance(data, dict):
+        return data
+    read: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            read[key] = WORDED_FILTERS[key](value) if key in WORDED_FILTERS else value
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None
+    return read
 
 
 class QuerySegmentArgs(BaseModel):
@@ -46,6 +74,9 @@ class QuerySegmentArgs(BaseModel):
     segment: str | None = Field(
         None, min_length=1, max_length=64,
         description="Name of a saved segment to use instead of filters.")
+
+    _filters = field_validator("filters", mode="before")(worded_filters)  # "3 months"
+    _limit = field_validator("limit", mode="before")(count_arg)  # "a dozen", "twenty"
 
     @model_validator(mode="after")
     def _one_source(self) -> QuerySegmentArgs:
@@ -200,7 +231,7 @@ def parse_segment(settings: Settings, segment: str | dict | SegmentFilters) -> S
         return segment
     try:
         if isinstance(segment, dict) or segment.strip().startswith("{"):
-            return SegmentFilters.model_validate(segment)
+            return SegmentFilters.model_validate(worded_filters(segment))
         return load_segment(settings.warehouse, segment)
     except ValueError as err:  # pydantic's ValidationError and SegmentError are ValueErrors
         raise ToolError(f"segment {segment!r}: {err}") from err
