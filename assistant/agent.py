@@ -8,7 +8,10 @@ The model proposes tool calls; this module decides what runs:
   runs exactly that action (anything else drops it);
 - at most ``max_tool_steps`` tool calls per turn; a call repeated with the same arguments is
   answered from the first result (or error) and the model must then answer in words; tool errors go
-  back to the model as tool messages (status "error"), never as crashes.
+  back to the model as tool messages (status "error"), never as crashes;
+- a customer never reads a tool error, tool-call markup or an internal message: such an answer,
+  or a turn that ends on an error the model did not answer, becomes a polite reply
+  (assistant/customer_reply.py); the store and the audit log keep what really happened.
 Every turn streams events (tokens, tool calls, tool results) and is written to the store as it
 happens.
 """
@@ -35,6 +38,14 @@ from langchain_core.messages import (
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel
 
+from assistant.customer_reply import (
+    CustomerStream,
+    Reply,
+    apologies,
+    clean,
+    customer_text,
+    withheld,
+)
 from assistant.roles import check_call, role_tools
 from assistant.store import Store, StoredMessage, Thread
 from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
@@ -96,13 +107,38 @@ def to_langchain(messages: list[StoredMessage]) -> list[BaseMessage]:
 
 
 class _Turn:
-    """What one turn learns: the write action the model proposed (to be confirmed), and the
-    results of the calls made so far (a repeated identical call is answered from them)."""
+    """What one turn learns: the write action the model proposed (to be confirmed), the
+    results of the calls made so far (a repeated identical call is answered from them), and
+    what a customer must not read (the turn's tool errors)."""
 
-    def __init__(self) -> None:
+    def __init__(self, role: str) -> None:
         self.pending: dict | None = None
         self.results: dict[str, tuple[str, bool]] = {}  # call -> (result text, failed)
         self.repeated = False
+        self.internal: list[str] = [AWAITING_CONFIRMATION]  # what a customer must not read
+        self.errors: list[str] = []  # tool errors, in order
+        self.unanswered_error: str | None = None  # the last result, if an error, until words
+        self.done_action: str | None = None  # the confirmed action that ran, in words
+        self.stream = CustomerStream(self.internal) if role == "customer" else None
+
+    def saw_result(self, content: str, error: bool) -> None:
+        if error:
+            self.internal.append(content)
+            self.errors.append(content)
+        self.unanswered_error = content if error else None
+
+    def saw_note(self, content: str) -> None:
+        """A message of the machinery (the step limit's), not of the model or a tool."""
+        if content:
+            self.internal.append(content)
+
+    def customer_answer(self, answer: str) -> Reply:
+        """What the customer reads of the model's answer (assistant/customer_reply.py)."""
+        if self.pending:  # the confirmation question follows: no apology in front of it
+            why = withheld(answer, self.internal)
+            return Reply("", why) if why else Reply(clean(answer))
+        return customer_text(answer, self.internal, self.errors, self.unanswered_error,
+                             self.done_action)
 
     def answer_after_repeat(self) -> Any:
         """Middleware: once the model repeats a call it already has the result of, its next
@@ -192,7 +228,7 @@ class Agent:
         return [make(spec) for spec in role_tools(thread.role)]
 
     # -- confirmation -------------------------------------------------------------------------
-    def _run_confirmed(self, thread: Thread) -> Iterator[AgentEvent]:
+    def _run_confirmed(self, thread: Thread, turn: _Turn) -> Iterator[AgentEvent]:
         """The customer said yes to the pending action: run exactly that action."""
         pending = thread.pending
         self.store.set_pending(thread.thread_id, None)
@@ -204,8 +240,11 @@ class Agent:
         try:
             result = self._execute(thread, get_tool(pending["name"]), pending["args"])
             content, error = result_text(result), False
-        except Exception as err:  # noqa: BLE001 - reported to the customer, never a crash
+        except Exception as err:  # noqa: BLE001 - reported to the model, never a crash
             result, content, error = str(err), f"Error: {err}", True
+        turn.saw_result(content, error)
+        if not error:
+            turn.done_action = describe_action(**pending)
         self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
             {"id": call_id, "name": pending["name"], "args": pending["args"]}])
         self.store.add_message(thread.thread_id, "tool", content, tool_call_id=call_id,
@@ -217,14 +256,14 @@ class Agent:
     def stream(self, thread_id: str, text: str) -> Iterator[AgentEvent]:
         thread = self.store.thread(thread_id)
         self.store.add_message(thread_id, "user", text)
+        turn = _Turn(thread.role)
         if thread.pending:
             if is_explicit_yes(text):
-                yield from self._run_confirmed(thread)
+                yield from self._run_confirmed(thread, turn)
             else:
                 self.store.audit(thread_id, "declined", thread.pending)
                 self.store.set_pending(thread_id, None)
                 thread.pending = None
-        turn = _Turn()
         agent = create_agent(
             self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
             middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
@@ -237,11 +276,17 @@ class Agent:
                 message, meta = chunk
                 if isinstance(message, AIMessageChunk) and message.content and meta.get(
                         "langgraph_node") == "model":
-                    yield AgentEvent(type="token", text=str(message.content))
+                    token = str(message.content) if turn.stream is None else \
+                        turn.stream.feed(message.id, str(message.content))
+                    if token:
+                        yield AgentEvent(type="token", text=token)
                 continue
-            for update in chunk.values():
+            for node, update in chunk.items():
                 for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
-                    answer = yield from self._record(thread_id, message, answer)
+                    answer = yield from self._record(thread_id, turn, message, answer,
+                                                     note=node not in ("model", "tools"))
+        if thread.role == "customer":
+            answer = self._for_customer(thread_id, turn, answer)
         if turn.pending:
             thread.pending = turn.pending
             self.store.set_pending(thread_id, turn.pending)
@@ -253,18 +298,37 @@ class Agent:
             answer = f"{answer}\n\n{ask}".strip()
         yield AgentEvent(type="final", text=answer)
 
-    def _record(self, thread_id: str, message: BaseMessage, answer: str):
-        """Store a finished message and turn it into events; returns the answer so far."""
+    def _for_customer(self, thread_id: str, turn: _Turn, answer: str) -> str:
+        """The answer a customer reads; a replaced one is audited with both texts."""
+        reply = turn.customer_answer(answer)
+        if reply.why is not None:
+            self.store.audit(thread_id, "customer_reply_replaced", {
+                "model_answer": answer, "shown": reply.text, "why": reply.why, "error": reply.error,
+                "kind": apologies().kind(reply.error) if reply.error else None})
+        return reply.text
+
+    def _record(self, thread_id: str, turn: _Turn, message: BaseMessage, answer: str,
+                note: bool = False):
+        """Store a finished message and turn it into events; returns the answer so far.
+        ``note``: written by a middleware (the step limit), not by the model or a tool."""
+        if note:
+            turn.saw_note(str(message.content))
         if isinstance(message, AIMessage):
+            if turn.stream is not None and (rest := turn.stream.finish()):
+                yield AgentEvent(type="token", text=rest)
             calls = [{"id": c["id"], "name": c["name"], "args": c["args"]}
                      for c in message.tool_calls]
             self.store.add_message(thread_id, "assistant", str(message.content),
                                    tool_calls=calls or None)
+            if message.content and not note:
+                turn.unanswered_error = None
             for c in calls:
                 yield AgentEvent(type="tool_call", name=c["name"], args=c["args"], call_id=c["id"])
             return str(message.content) if message.content else answer
         if isinstance(message, ToolMessage):
             error = message.status == "error"
+            if not note:
+                turn.saw_result(str(message.content), error)
             self.store.add_message(thread_id, "tool", str(message.content),
                                    tool_call_id=message.tool_call_id, name=message.name,
                                    status="error" if error else "ok")
