@@ -28,6 +28,7 @@ import yaml
 from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from finetune.dialog.entities import TOPICS, Entities, load_entities
 from finetune.dialog.outcomes import confirmed, outcome, with_headline
+from finetune.dialog.spoken import spoken
 from knowledge.segments import COUNTRY_ALIASES
 from knowledge.settings import Settings
 
@@ -52,11 +53,35 @@ ANSWERED_SHARE = 0.25
 SIGNED_IN_SHARE = 0.5
 VERIFY_INTENTS = {"change_shipping_address", "set_up_shipping_address", "delete_account",
                   "edit_account", "switch_account"}
+# Customer tools that need a signed-in customer (tools/customer_service.py refuses them before):
+# a request for one comes after a sign-in turn, carries the e-mail in the same message (sign in
+# first, then the request: MULTI_INTENT_SHARE), or gets "please verify" (the rest).
+SIGNED_IN_TOOLS = {"get_user_details", "get_order_details", "cancel_pending_order",
+                   "modify_pending_order_address", "modify_user_address",
+                   "modify_pending_order_payment", "modify_pending_order_items",
+                   "return_delivered_order_items", "exchange_delivered_order_items"}
+MULTI_INTENT_SHARE = 0.3
+# Training requests, clarifications and small talk drawn from the Chinese phrasings.
+ZH_SHARE = 0.15
+# A numeric slot written in words when the template allows ("in the next six weeks").
+WORDS_SHARE = 0.35
+# Operator conversations that go on with a follow-up referring back ("and for 16029?").
+FOLLOW_UP_SHARE = 0.08
 
 
 def phrasings() -> dict:
-    return yaml.safe_load(resources.files("finetune.dialog").joinpath("phrasings.yaml")
-                          .read_text())
+    """phrasings.yaml, with the Chinese training phrasings of phrasings_zh.yaml beside each
+    English family as ``train_zh`` / ``vague_zh`` (drawn ZH_SHARE of the time, see
+    ``DialogData.family``)."""
+    folder = resources.files("finetune.dialog")
+    text = yaml.safe_load(folder.joinpath("phrasings.yaml").read_text())
+    chinese = yaml.safe_load(folder.joinpath("phrasings_zh.yaml").read_text())
+    for role in ("operator", "customer"):
+        for tool, families in chinese.get(role, {}).items():
+            for split, templates in families.items():
+                text[role][tool][f"{split}_zh"] = templates
+    text["chitchat"]["train_zh"] = chinese.get("chitchat", {}).get("train", [])
+    return text
 
 
 def agent_prompt(role: str) -> str | None:
@@ -141,6 +166,14 @@ class DialogData:
         return self.ents.countries + [alias.upper() for alias, country in COUNTRY_ALIASES.items()
                                       if country in have and len(alias) <= 3]
 
+    def family(self, families: dict, split: str) -> list:
+        """The phrasings of ``split``; a training draw takes the Chinese ones ZH_SHARE of the
+        time (when there are any)."""
+        chinese = families.get(f"{split}_zh")
+        if split != "dev" and chinese and self.rng.random() < ZH_SHARE:
+            return chinese
+        return families[split]
+
     # -- slots -------------------------------------------------------------------------
     def _customer(self) -> tuple[str, dict]:
         uid = self.rng.choice(sorted(self.ents.customers))
@@ -152,14 +185,15 @@ class DialogData:
         orders = person.get("orders") or sorted(e.orders)[:1]
         a, b = r.randrange(2, 500), r.randrange(2, 60)
         return {
-            "user_id": uid if role == "customer" else r.choice(e.user_ids),
+            "user_id": uid if role == "customer" else self.operator_user_id(),
             "order_id": r.choice(orders), "email": person["email"],
             "first_name": person["name"]["first_name"], "last_name": person["name"]["last_name"],
             "zip": person["address"]["zip"], "product_id": r.choice(e.product_ids),
             "query": r.choice(TOPICS) if tool == "search_knowledge"
             else r.choice(e.titles + e.categories).lower(),
-            "k": r.choice([3, 5, 10]), "horizon_days": r.choice([7, 14, 30, 60, 90]),
-            "segment": r.choice(e.segments), "budget": r.choice([100, 250, 500, 1000]),
+            "k": r.choice([3, 5, 6, 10, 12]),
+            "horizon_days": r.choice([7, 14, 21, 30, 42, 60, 90, 180]),
+            "segment": r.choice(e.segments), "budget": r.choice([100, 250, 500, 1000, 2000, 2500]),
             "reason": r.choice(["no longer needed", "ordered by mistake"]),
             "expression": r.choice([f"{a} * {b}", f"{a} + {b}", f"({a} + {b}) * 0.9"]),
             "filters.country": r.choice(self.country_names),
@@ -198,11 +232,27 @@ class DialogData:
             text += r.choice(FILLERS_AFTER)
         return f"{text} {sep}{fixed}" if sep else text
 
-    def fill(self, template: str, tool: str, role: str) -> tuple[str, dict]:
-        """Template -> (user text, call arguments)."""
+    def operator_user_id(self) -> str:
+        """A customer id as the operator's shop writes it: the warehouse's own ids, or the
+        numeric and prefixed ids other shops use (Shopify, Online Retail: "16029")."""
+        r = self.rng
+        return r.choice([
+            lambda: r.choice(self.ents.user_ids),
+            lambda: str(r.randrange(10_000, 100_000)),
+            lambda: str(r.randrange(100, 10_000_000)),
+            lambda: f"{r.choice(['C', 'CU', 'cust-', 'cus_', 'u'])}{r.randrange(1000, 999_999)}",
+        ] + [lambda: r.choice(self.ents.user_ids)] * 2)()
+
+    def fill(self, template: str, tool: str, role: str, words: bool = False,
+             ) -> tuple[str, dict]:
+        """Template -> (user text, call arguments). ``words``: some numbers are written the
+        way people say them ("six weeks", "half a dozen", "a grand"); the argument stays the
+        number."""
         text, _, fixed = template.partition("||")
         values = self.slots(tool, role)
         used = SLOT.findall(text)
+        if words:
+            text = spoken(text, values, self.rng, WORDS_SHARE)
         text = SLOT.sub(lambda m: str(values[m.group(1)]), text).strip()
         props = self.schemas.get(tool, {}).get("properties", {})
         args: dict[str, Any] = {}
@@ -224,18 +274,39 @@ class DialogData:
     def request(self, role: str, tool: str, split: str) -> dict:
         """One request -> its call. In training, some also get the result and the answer; a
         held write call may go on to the customer's yes, the result and its headline."""
-        template = self.rng.choice(self.text[role][tool][split])
+        template = self.rng.choice(self.family(self.text[role][tool], split))
         opening: list[dict] = []
+        needs_sign_in = role == "customer" and tool in SIGNED_IN_TOOLS
+        how = "alone"
         if split == "train":
             template = self.vary(template)
-            if role == "customer" and not tool.startswith("find_user_id") and \
+            if needs_sign_in:
+                how = self.rng.choices(["signed_in", "together", "verify"],
+                                       [SIGNED_IN_SHARE, MULTI_INTENT_SHARE,
+                                        1 - SIGNED_IN_SHARE - MULTI_INTENT_SHARE])[0]
+            elif role == "customer" and not tool.startswith("find_user_id") and \
                     self.rng.random() < SIGNED_IN_SHARE:
-                self.pinned = self._customer()
-                opening = self.sign_in(self.pinned[0])
-        text, args = self.fill(template, tool, role)
-        self.pinned = None
+                how = "signed_in"
+        elif needs_sign_in:  # dev: the product's order, signed in first
+            how = "signed_in"
+        if how != "alone":
+            self.pinned = self._customer()
+        if how == "signed_in":
+            opening = self.sign_in(self.pinned[0])
+        text, args = self.fill(template, tool, role, words=split == "train")
+        pinned, self.pinned = self.pinned, None
         messages = opening + [said(text, "user"), call(tool, args)]
+        if how == "together":  # the e-mail in the same message: sign in, then the request
+            messages = self.sign_in_together(pinned, text) + [call(tool, args)]
+        if how == "verify":  # not signed in: ask for the identity (-> it -> sign in -> call)
+            messages = [said(text, "user"), said(self.text["ask"]["verify"])]
+            if self.rng.random() < 0.5:
+                return {"role": role, "kind": "verify", "messages": messages, "expected": []}
+            identity, sign_in_call = self.identity(pinned)
+            messages += [said(identity, "user"), *sign_in_call, call(tool, args)]
         expected = [{"name": tool, "arguments": _comparable(args)}]
+        if split == "train" and role == "operator" and self.rng.random() < FOLLOW_UP_SHARE:
+            return self.follow_up(tool, args, messages)
         if split == "train" and self.rng.random() < ANSWERED_SHARE:
             payload, answer = self.outcome(tool, args)
             messages += [result(payload), said(answer)]
@@ -244,6 +315,59 @@ class DialogData:
                 messages += [said("yes", "user"), call(tool, args), result(done),
                              said(done["headline"])]
         return {"role": role, "kind": "call", "messages": messages, "expected": expected}
+
+    def identity(self, person: tuple[str, dict]) -> tuple[str, list[dict]]:
+        """(what a customer writes to identify themselves, the sign-in call and its result)."""
+        uid, record = person
+        if self.rng.random() < 0.7:
+            text = self.rng.choice(["my email is {e}", "{e}", "it's {e}", "email: {e}",
+                                    "sure, {e}", "the account email is {e}"]).format(
+                e=record["email"])
+            sign_in = call("find_user_id_by_email", {"email": record["email"]})
+        else:
+            name, zip_ = record["name"], record["address"]["zip"]
+            text = self.rng.choice(["{f} {l}, zip {z}", "I'm {f} {l}, {z}",
+                                    "name {f} {l}, postcode {z}"]).format(
+                f=name["first_name"], l=name["last_name"], z=zip_)
+            sign_in = call("find_user_id_by_name_zip", {"first_name": name["first_name"],
+                                                        "last_name": name["last_name"],
+                                                        "zip": zip_})
+        return text, [sign_in, result({"user_id": uid})]
+
+    def sign_in_together(self, person: tuple[str, dict], request: str) -> list[dict]:
+        """A first message that carries the identity and the request: the model signs in
+        first (the order tools refuse an anonymous customer), then makes the request's call."""
+        identity, sign_in = self.identity(person)
+        glue = self.rng.choice(["{r} {i}.", "{i}. {r}", "{r} ({i})", "Hi, {i}. {r}",
+                                "{r}. {i}"])
+        text = glue.format(r=request.rstrip(" ."), i=identity[0].upper() + identity[1:])
+        return [said(text, "user"), *sign_in]
+
+    def follow_up(self, tool: str, args: dict, messages: list[dict]) -> dict:
+        """An answered operator request, then a follow-up that refers back: another customer,
+        another horizon or event, more results. The new call keeps what was not changed."""
+        payload, answer = outcome(self.rng, tool, args, self.ents)  # no error: a real referent
+        changes = [("user_id", self.operator_user_id(), ["And for {v}?", "same for {v}",
+                                                         "what about customer {v}?",
+                                                         "now do {v}", "and {v}?"])]
+        if tool == "predict_behavior":
+            changes += [("horizon_days", self.rng.choice([14, 60, 90, 180]),
+                         ["now over {v} days", "and over {v} days?", "what about {v} days?"]),
+                        ("event", "churn", ["what about churn instead?", "and the churn risk?"])]
+        if tool == "recommend_products":
+            changes.append(("k", self.rng.choice([10, 12, 20]),
+                            ["show me {v} instead", "give me {v} of them", "{v} please"]))
+        changes = [c for c in changes if c[0] in args or c[0] in ("event", "horizon_days")]
+        if not changes:
+            return {"role": "operator", "kind": "call", "messages": messages,
+                    "expected": [{"name": tool, "arguments": _comparable(args)}]}
+        key, value, texts = self.rng.choice(changes)
+        new_args = {**args, key: value}
+        text = self.rng.choice(texts).format(v=value)
+        messages = messages + [result(payload), said(answer), said(text, "user"),
+                               call(tool, new_args)]
+        return {"role": "operator", "kind": "follow-up", "messages": messages,
+                "expected": [{"name": tool, "arguments": _comparable(new_args)}]}
 
     def sign_in(self, user_id: str) -> list[dict]:
         """The turn a customer conversation starts with in the product: the customer signs
@@ -261,13 +385,13 @@ class DialogData:
             what = next((f"{k} {v}" for k, v in args.items() if k.endswith("id")), "request")
             error = f"{tool}: unknown {what}; check it and try again"
             return ({"error": error},
-                    f"Sorry, that did not work: {error}. Could you check the details?")
+                    f"I couldn't find {what}. Could you check it and send it again?")
         return outcome(r, tool, args, self.ents)
 
     def clarify(self, role: str, tool: str) -> dict:
         """A request missing its key argument -> a question (-> the answer -> the call). The
         answer gives only the missing required arguments, so the call adds nothing else."""
-        vague = self.vary(self.rng.choice(self.text[role][tool]["vague"]))
+        vague = self.vary(self.rng.choice(self.family(self.text[role][tool], "vague")))
         text, fixed = self.fill(vague, tool, role)
         required = self.schemas.get(tool, {}).get("required", [])
         ask = self.text["ask"].get(tool) or self.text["ask"][required[0]]
@@ -286,7 +410,7 @@ class DialogData:
         return {"role": role, "kind": "clarify", "messages": messages, "expected": []}
 
     def chitchat(self, split: str) -> dict:
-        text, answer = self.rng.choice(self.text["chitchat"][split])
+        text, answer = self.rng.choice(self.family(self.text["chitchat"], split))
         text = self.vary(text) if split == "train" else text
         messages = [said(text, "user")] + ([said(answer)] if answer else [])
         return {"role": self.rng.choice(["operator", "customer"]), "kind": "no-call",
