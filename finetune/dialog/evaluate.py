@@ -153,15 +153,28 @@ def score_case(case: Case, result, seconds: float) -> CaseResult:
     )
 
 
+def as_served(case: Case) -> list[dict[str, Any]]:
+    """The case's messages as the agent sends them: its role's system prompt first (unless the
+    case brings its own), so a score is the product's, not a bare template's."""
+    from assistant.agent import system_prompt
+
+    if case.messages and case.messages[0].get("role") == "system":
+        return case.messages
+    return [{"role": "system", "content": system_prompt(case.role).strip()}, *case.messages]
+
+
 def evaluate_file(path: Path, client, limit: int | None = None,
-                  max_tokens: int = 160) -> Report:
+                  max_tokens: int = 160, served: bool = True) -> Report:
+    """Score every case of ``path`` (``served``: with the agent's system prompt, see
+    ``as_served``)."""
     from tqdm import tqdm
 
     cases = read_cases(path)[:limit]
     tools = {role: role_tools(role) for role in {c.role for c in cases}}
     results = []
     for case in tqdm(cases, desc=f"eval {path.name}"):
-        request = ChatRequest(messages=case.messages, tools=tools[case.role],
+        messages = as_served(case) if served else case.messages
+        request = ChatRequest(messages=messages, tools=tools[case.role],
                               max_tokens=max_tokens)
         started = time.perf_counter()
         result = client.chat(request)
