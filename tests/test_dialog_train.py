@@ -15,9 +15,11 @@ from finetune.dialog.train import (
     batch_loss,
     encode,
     memory_parts,
+    progress_path,
+    read_progress,
     train_dialog,
 )
-from tests.test_dialog_format import DIALOG, TOOLS
+from tests.dialog_samples import DIALOG, TOOLS
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_short_lora_run_saves_a_plain_hf_folder_and_resumes(small_shop, tiny_dia
                                                             tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    import finetune.dialog.train as train
+    from finetune.dialog import train
 
     monkeypatch.setitem(train.PRESETS, "test", Preset(examples=40, steps=4, batch=2, lr=1e-3,
                                                       lora=True, lora_rank=2))
@@ -96,12 +98,22 @@ def test_short_lora_run_saves_a_plain_hf_folder_and_resumes(small_shop, tiny_dia
     with pytest.raises(KeyboardInterrupt):
         train_dialog(small_shop, "test", out, base=tiny_dialog_model, log_every=2)
     assert out.with_name("dialog.checkpoint.pt").is_file()
+    progress = read_progress(out)  # what the server tells a user while it trains
+    assert progress is not None and (progress.step, progress.steps) == (2, 4)
+    assert "step 2 of 4" in progress.sentence()
     monkeypatch.setattr(train, "batch_loss", batch_loss)
     meta = train_dialog(small_shop, "test", out, base=tiny_dialog_model, log_every=2)
     assert meta["steps_done"] == 4 and meta["steps_run_now"] == 2
     assert not out.with_name("dialog.checkpoint.pt").is_file()
+    assert read_progress(out) is None and not progress_path(out).exists()
     model = AutoModelForCausalLM.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert "<tool_call>" in tokenizer.chat_template
     assert json.loads((out / "meta.json").read_text())["train_tokens_per_s"] > 0
+
+
+def test_presets_are_step_budgets_so_a_slow_machine_gets_the_same_model():
+    from finetune.dialog.train import PRESETS
+
+    assert all(p.minutes is None and p.steps > 0 for p in PRESETS.values())

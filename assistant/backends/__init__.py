@@ -22,16 +22,25 @@ def local_backend(path: str, constrained: bool = False, precision: str = "fp32")
     return LocalBackend(path, constrained=constrained, precision=precision)
 
 
+class ModelNotReady(RuntimeError):
+    """The in-process dialog model is still being trained; the message says when it answers."""
+
+
 def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
     """A ``langchain_core`` ``BaseChatModel`` supporting ``bind_tools`` and streaming."""
     if settings.backend_url:
         from langchain_openai import ChatOpenAI
 
+        key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
         return ChatOpenAI(base_url=settings.backend_url, model=settings.dialog_model,
-                          api_key="not-needed", temperature=0, **kwargs)
+                          api_key=key or "not-needed", temperature=0, **kwargs)
     from assistant.backends.langchain_local import LocalChatModel
     from finetune.dialog.base import dialog_model_path
+    from finetune.dialog.train import is_built, read_progress
 
+    progress = None if is_built(settings) else read_progress(dialog_model_path(settings))
+    if progress is not None:
+        raise ModelNotReady(progress.sentence())
     backend = local_backend(str(dialog_model_path(settings)), settings.dialog_constrained,
                             settings.dialog_precision)
     return LocalChatModel(backend=backend, **kwargs)

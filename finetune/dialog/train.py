@@ -6,12 +6,17 @@ list, ~600 tokens), so a batch is drawn from dialogs sharing that prefix: the pr
 its KV cache is repeated over the batch and only the suffixes run per dialog, batched with
 dialogs of similar length. The loss is exactly the per-dialog loss (tested), at a fraction of
 the cost. bf16 autocast on CPU; resumable checkpoints; the artifact is a plain HF folder.
+
+A preset is a number of optimiser steps with a seed, never a wall-clock box: a slow machine takes
+longer and gets the same model. Progress (step, ETA) goes to a small JSON file beside the
+artifact, which the server reads to tell a user when the chat will answer.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel
 from tqdm import tqdm
 
 from finetune.dialog.base import dialog_model_path, ensure_base
@@ -30,29 +36,32 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class Preset:
-    examples: int
-    steps: int
-    batch: int
-    lr: float
-    lora: bool
+    examples: int  # training dialogs generated (finetune/dialog/data.py)
+    steps: int  # optimiser steps: the budget (the LR schedule anneals over them)
+    batch: int  # dialogs per step
+    lr: float  # peak learning rate (5% warm-up, cosine to 10%)
+    lora: bool  # LoRA adapters (peft) instead of full fine-tuning
     max_suffix: int = 640  # tokens after the system block; longer dialogs are skipped
     # A batch runs in parts of at most this many attention scores (rows x (prefix + width))
-    # per layer and head; the gradient is the same. The attention probabilities kept for the
-    # backward pass are what fills memory: 16 dialogs of 640 tokens after an 800-token system
-    # block peaked at 20 GiB resident.
-    max_attention: int = 6_000_000
+    # per layer and head; the gradient is the same. The activations kept for the backward pass
+    # are what fills memory: 16 dialogs in parts of 6M scores peaked at 19 GiB resident, in
+    # parts of 1.5M at 10.7 GiB, at 146-152 train tokens/s against 332 (runs of different days,
+    # not a same-process comparison; BENCHMARKS.md).
+    max_attention: int = 1_500_000
     lora_rank: int = 16
-    minutes: float | None = None  # time box: stop (and anneal the LR) by then
+    minutes: float | None = None  # opt-in time box: stop (and anneal the LR) by then
+    # Resident memory the preset needs: the measured peak of the quick preset with these parts
+    # (10.7 GiB, /usr/bin/time -v, 2026-12-03) rounded up; `shopmind up` refuses below it.
+    memory_gib: float = 11.0
 
 
 PRESETS = {
-    # The fast try-out, time-boxed. Full fine-tuning beat LoRA (r=16 + tool-token embeddings,
-    # lr 1e-3) in the same 10 minutes: 0.58 vs 0.42 dev tool-call accuracy. Its ~150 steps
-    # pass or miss each step of the docs' walkthrough by the luck of the draw (BENCHMARKS.md).
-    "quick": Preset(examples=4000, steps=300, batch=16, lr=2e-4, lora=False, minutes=20),
-    # What `shopmind up` builds (settings.dialog_preset): more dialogs, an hour's box, ~400
-    # steps on 2 cores; its one measured run passed every walkthrough step for 5 of 5 customers.
-    "full": Preset(examples=12000, steps=1000, batch=16, lr=2e-4, lora=False, minutes=60),
+    # A try-out: the step count the old 20-minute box reached on 2 cores. Such runs missed one
+    # to three steps of the docs' walkthrough each (BENCHMARKS.md).
+    "quick": Preset(examples=4000, steps=160, batch=16, lr=2e-4, lora=False),
+    # What `shopmind up` builds (settings.dialog_preset): the 408 steps the measured 60-minute
+    # run reached, which passed every walkthrough step for 5 of 5 customers.
+    "full": Preset(examples=12000, steps=408, batch=16, lr=2e-4, lora=False),
 }
 
 
@@ -74,20 +83,39 @@ def encode(tokenizer, example: dict, tools: list[dict]) -> Encoded:
     return Encoded(tuple(ids[:cut]), ids[cut:], labels[cut:])
 
 
-def batch_loss(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int,
-               ) -> tuple[torch.Tensor, int]:
-    """Mean next-token loss over the labelled suffix tokens of ``items`` (one shared prefix).
+PrefixKV = list[tuple[torch.Tensor, torch.Tensor]]
 
-    The prefix runs once without gradients and its KV cache is repeated over the batch: the
-    loss value is exactly the per-dialog loss (tested), the gradient only skips the path through
-    the system block's keys and values. Logits are computed at labelled positions only (the
-    49k-row output layer is a fifth of the model's compute)."""
+
+def prefix_kv(model, prefix: tuple[int, ...]) -> PrefixKV:
+    """Keys and values of the shared system block, per layer, computed without gradients."""
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config)
     with torch.no_grad():
-        model(input_ids=torch.tensor([prefix]), cache=cache, use_cache=True, logits_to_keep=1)
-    cache.batch_repeat_interleave(len(items))
+        model(input_ids=torch.tensor([prefix]), cache=cache, use_cache=True,
+              logits_to_keep=1)
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _repeated_cache(model, kv: PrefixKV, rows: int):
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    for index, (keys, values) in enumerate(kv):
+        cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), index)
+    return cache
+
+
+def batch_loss(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int,
+               kv: PrefixKV | None = None) -> tuple[torch.Tensor, int]:
+    """Mean next-token loss over the labelled suffix tokens of ``items`` (one shared prefix).
+
+    The prefix runs once without gradients (``kv``, shared by every part of a step) and its
+    KV cache is repeated over the batch: the loss value is exactly the per-dialog loss (tested),
+    the gradient only skips the path through the system block's keys and values. Logits are
+    computed at labelled positions only (the 49k-row output layer is a fifth of the model's
+    compute)."""
+    cache = _repeated_cache(model, kv or prefix_kv(model, prefix), len(items))
     width = max(len(e.ids) for e in items)
     ids = torch.full((len(items), width), pad_id)
     labels = torch.full((len(items), width), IGNORE)
@@ -95,7 +123,7 @@ def batch_loss(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int
         ids[row, : len(e.ids)] = torch.tensor(e.ids)
         labels[row, : len(e.labels)] = torch.tensor(e.labels)
     positions = torch.arange(len(prefix), len(prefix) + width).expand(len(items), -1)
-    hidden = model.get_decoder()(input_ids=ids, position_ids=positions, past_key_values=cache,
+    hidden = model.get_decoder()(input_ids=ids, position_ids=positions, cache=cache,
                                  use_cache=True).last_hidden_state
     # token t predicts t+1; the first suffix token is "<|im_start|>", never a label
     targets = labels[:, 1:]
@@ -129,9 +157,11 @@ def accumulate(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int
     """Backward of the batch's per-token mean loss, run in memory parts (the gradient is the
     whole batch's); returns (that loss, tokens run)."""
     total, mean, tokens = sum(map(labelled, items)), 0.0, 0
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        kv = prefix_kv(model, prefix)
     for part in memory_parts(len(prefix), items, max_attention):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss, seen = batch_loss(model, prefix, part, pad_id)
+            loss, seen = batch_loss(model, prefix, part, pad_id, kv)
         share = sum(map(labelled, part)) / max(total, 1)
         (loss * share).backward()
         mean += loss.item() * share
@@ -216,9 +246,9 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
     pad = tokenizer.convert_tokens_to_ids(tokenizer.pad_token)
     budget = preset.minutes * 60 if preset.minutes else None
     tokens, started = 0, time.perf_counter()
+    progress_file = progress_path(out)
     bar = tqdm(range(start, preset.steps), desc=f"train dialog ({preset_name})",
                initial=start, total=preset.steps)
-    step = start
     for step in bar:
         elapsed = before + time.perf_counter() - started
         if budget and elapsed > budget:
@@ -236,6 +266,8 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
         history.append(round(step_loss, 4))
         bar.set_postfix(loss=f"{sum(history[-10:]) / len(history[-10:]):.3f}",
                         tok_s=f"{tokens / (time.perf_counter() - started):.0f}")
+        write_progress(progress_file, preset_name, step + 1 - start, step + 1, preset.steps,
+                       time.perf_counter() - started)
         if (step + 1) % log_every == 0 or step + 1 == preset.steps:
             trainable = {k: v for k, v in model.state_dict().items()
                          if any(v is p for p in params) or "lora" in k or "trainable" in k}
@@ -263,7 +295,58 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     ckpt.unlink(missing_ok=True)
+    progress_file.unlink(missing_ok=True)
     return meta
+
+
+class TrainingProgress(BaseModel):
+    """Where a running dialog training stands (written after every step)."""
+
+    preset: str
+    step: int
+    steps: int
+    seconds_per_step: float  # measured in this run, so the ETA is this machine's
+    updated_at: float  # time.time()
+    pid: int
+
+    @property
+    def eta_minutes(self) -> float:
+        return (self.steps - self.step) * self.seconds_per_step / 60
+
+    def sentence(self) -> str:
+        return (f"The assistant's dialog model is still training on this machine (step "
+                f"{self.step} of {self.steps}); it answers in about "
+                f"{max(1, round(self.eta_minutes))} minutes.")
+
+
+def progress_path(out: Path) -> Path:
+    return out.with_name(out.name + ".progress.json")
+
+
+def write_progress(path: Path, preset: str, run_now: int, step: int, steps: int,
+                   seconds: float) -> None:
+    progress = TrainingProgress(preset=preset, step=step, steps=steps,
+                                seconds_per_step=seconds / max(run_now, 1),
+                                updated_at=time.time(), pid=os.getpid())
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(progress.model_dump_json())
+    tmp.replace(path)
+
+
+def read_progress(out: Path) -> TrainingProgress | None:
+    """The progress of a training of ``out`` that is still running (its process alive)."""
+    path = progress_path(out)
+    try:
+        progress = TrainingProgress.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(progress.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return progress
 
 
 def write_dev_file(settings: Settings, path: Path) -> Path:
