@@ -22,7 +22,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from importlib import resources
 from typing import Any, Literal
 
 from langchain.agents import create_agent
@@ -46,12 +45,20 @@ from assistant.customer_reply import (
     customer_text,
     withheld,
 )
-from assistant.roles import check_call, role_tools
+from assistant.roles import check_call
 from assistant.store import Store, StoredMessage, Thread
-from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from knowledge.settings import Settings
 from tools.customer_service import preview
-from tools.registry import ToolContext, ToolError, ToolSpec, get_tool
+from tools.model_view import AWAITING_CONFIRMATION, model_view, result_text
+from tools.registry import (
+    ToolContext,
+    ToolError,
+    ToolSpec,
+    get_tool,
+    role_specs,
+    role_tools,
+    system_prompt,
+)
 
 YES = re.compile(r"^\s*(yes|y|yes please|yes,? (please|go ahead|do it|proceed|confirm(ed)?)|"
                  r"confirm(ed)?|i confirm|go ahead|proceed)\s*[.!]*\s*$", re.IGNORECASE)
@@ -77,10 +84,6 @@ def describe_action(name: str, args: dict) -> str:
     details = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, list) else v}"
                         for k, v in args.items())
     return f"{name.replace('_', ' ')} ({details})"
-
-
-def system_prompt(role: str) -> str:
-    return resources.files("assistant").joinpath(f"prompts/{role}.md").read_text()
 
 
 def recent(messages: list[StoredMessage], limit: int) -> list[StoredMessage]:
@@ -156,11 +159,26 @@ class _Turn:
 
 @wrap_model_call
 def show_model_view(request: ModelRequest, handler: Callable) -> Any:
-    """Middleware: the model sees the start of each tool result (assistant/tool_view.py, as in
+    """Middleware: the model sees the start of each tool result (tools/model_view.py, as in
     training); the store, the UI and the API keep the whole result."""
     messages = [m.model_copy(update={"content": model_view(str(m.content))})
                 if isinstance(m, ToolMessage) else m for m in request.messages]
     return handler(request.override(messages=messages))
+
+
+def offer_as_trained(role: str):
+    """Middleware: the model is offered the role's tools exactly as in training and evaluation
+    (``tools.registry.role_tools``). LangChain's own conversion of a tool inlines the schema's
+    ``$defs``, which changes the tool line the chat template writes (``filters?: object``
+    where the model learned ``filters?: ``)."""
+    schemas = {tool["function"]["name"]: tool for tool in role_tools(role)}
+
+    @wrap_model_call
+    def offer(request: ModelRequest, handler: Callable) -> Any:
+        tools = [schemas.get(getattr(t, "name", None), t) for t in request.tools]
+        return handler(request.override(tools=tools))
+
+    return offer
 
 
 class Agent:
@@ -225,7 +243,7 @@ class Agent:
                 args_schema=spec.openai_schema()["function"]["parameters"],
                 handle_tool_error=True)
 
-        return [make(spec) for spec in role_tools(thread.role)]
+        return [make(spec) for spec in role_specs(thread.role)]
 
     # -- confirmation -------------------------------------------------------------------------
     def _run_confirmed(self, thread: Thread, turn: _Turn) -> Iterator[AgentEvent]:
@@ -268,7 +286,8 @@ class Agent:
             self.model, self._langchain_tools(thread, turn), system_prompt=system_prompt(thread.role),
             middleware=[ToolCallLimitMiddleware(run_limit=self.max_tool_steps,
                                                 exit_behavior="end"),
-                        turn.answer_after_repeat(), show_model_view])
+                        turn.answer_after_repeat(), show_model_view,
+                        offer_as_trained(thread.role)])
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):

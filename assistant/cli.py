@@ -14,14 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from assistant.pipeline import up_command
 from assistant.model_server.cli import serve_model_command
 from assistant.serve import serve_command
+from assistant.stages import up_command
 from finetune.cli import eval_app, train_app
 from knowledge.cli import app as data_app
 from knowledge.cli import index_app
 from knowledge.settings import Settings, SettingsError, load_settings, parse_overrides
-from tools.knowledge import search_knowledge_command
+from tools.knowledge_search import search_knowledge_command
 from tools.segment_cli import segment_app
 
 app = typer.Typer(

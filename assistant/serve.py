@@ -1,36 +1,58 @@
-"""`shopmind serve`: the API, the operator console and the widget demo on one port."""
+"""`shopmind serve`: the REST API, the operator console and the widget demo on one port.
+
+This module composes the server: the REST app (``assistant/api/app.py``), the customer widget
+and demo shop page (``ui/web/``) and the Gradio console (``ui/console.py``) mounted on it.
+"""
 
 from __future__ import annotations
+
+from importlib import resources
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from knowledge.settings import Settings
 
-console = Console()
+if TYPE_CHECKING:  # the web stack loads when the server starts, not with every CLI command
+    from fastapi import FastAPI
+
+    from assistant.api.service import ChatService
+
+terminal = Console()
 
 
-def customers_with_pending_orders(settings: Settings, limit: int | None = None,
-                                  ) -> list[tuple[str, str, str]]:
-    """(email, user id, first pending order) of the customers with an email and a pending
-    order, by email (the first ``limit``, or all); empty when the warehouse is not built."""
-    from knowledge import warehouse
+def build_app(service: ChatService, console: bool = True) -> FastAPI:
+    """The REST API with the widget (``/widget``, ``/demo``) and, unless ``console`` is False,
+    the operator console (``/console``, operator token as password)."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
 
-    if not settings.warehouse.is_file():
-        return []
-    con = warehouse.connect(settings.warehouse)
-    try:
-        return [tuple(row) for row in con.execute(
-            "SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "
-            "USING (user_id) WHERE o.status = 'pending' AND u.email IS NOT NULL "
-            "GROUP BY ALL ORDER BY u.email LIMIT ?", [limit]).fetchall()]
-    finally:
-        con.close()
+    from assistant.api.app import create_app
 
+    app = create_app(service)
+    web = resources.files("ui").joinpath("web")
+    app.mount("/widget", StaticFiles(directory=str(web)), name="widget")
 
-def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
-    """(email, user id, pending order) of a customer to try the assistant with, if any."""
-    return next(iter(customers_with_pending_orders(settings, limit=1)), None)
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/console/" if console else "/docs")
+
+    @app.get("/demo", include_in_schema=False)
+    def demo() -> RedirectResponse:
+        return RedirectResponse("/widget/demo_shop.html")
+
+    if console:
+        import gradio as gr
+
+        from ui.console import build_console
+
+        app = gr.mount_gradio_app(
+            app, build_console(service), path="/console",
+            auth=lambda user, password: service.is_operator(password),
+            auth_message="Log in with any user name and the operator token as password "
+            "(printed by `shopmind serve`).")
+    return app
 
 
 def _describe(customer: tuple[str, str, str] | None) -> str:
@@ -44,13 +66,13 @@ def serve(settings: Settings) -> None:
     """Start the app on settings.host:settings.port and print where everything is."""
     import uvicorn
 
-    from assistant.api.app import create_app
     from assistant.api.service import ChatService
+    from knowledge.customer_records import demo_customer
 
     service = ChatService(settings)
-    app = create_app(service)
+    app = build_app(service)
     url = f"http://{settings.host}:{settings.port}"
-    console.print(f"[bold green]shopmind is running:[/] {url}\n"
+    terminal.print(f"[bold green]shopmind is running:[/] {url}\n"
                   f"  operator console  {url}/console/  (password = operator token below)\n"
                   f"  customer widget   {url}/demo  (demo shop page with the widget)\n"
                   f"  REST API          {url}/docs\n"

@@ -188,7 +188,7 @@ def tool_timings(settings: Settings, task: BenchTask, data: TaskData, users: int
             latencies.append((time.perf_counter() - started) * 1000)
     return {"users_timed": users, "latency_ms_p50": float(np.percentile(latencies, 50)),
             "latency_ms_p99": float(np.percentile(latencies, 99)),
-            "population_users": int(len(population)), "population_seconds_cold": cold,
+            "population_users": len(population), "population_seconds_cold": cold,
             "population_users_per_second": len(population) / cold}
 
 
@@ -245,10 +245,10 @@ def run_task(settings: Settings, task: BenchTask, n_boot: int, repeats: int) -> 
     return result
 
 
-PAIR_TASKS = [("product_id", "Taobao click-to-buy: buys an item viewed/carted/saved in the last "
-                "3 days on the next day"),
-              ("category", "Taobao category click: views a category touched in the last 3 days "
-                           "again on the next day")]
+PAIR_TASKS = [("product_id", ("Taobao click-to-buy: buys an item viewed/carted/saved in the "
+                              "last 3 days on the next day")),
+              ("category", ("Taobao category click: views a category touched in the last 3 "
+                            "days again on the next day"))]
 PAIR_TEST = datetime(2017, 12, 3)
 
 

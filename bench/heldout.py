@@ -71,7 +71,7 @@ How ``expected`` is decided (one first step per case; the scorer compares only t
   to confirm. A missing detail (which reason, which new address) -> no call (ask).
 - Several intents in one message: the first step of the first stated intent.
 - Every id the expected call needs must be visible to the model: in the user's words or in the part
-  of a tool result the model sees (the first 600 characters, ``assistant/tool_view.py``); entities
+  of a tool result the model sees (the first 600 characters, ``tools/model_view.py``); entities
   are re-drawn until that holds.
 
 Reproducible from ``--seed``; reads only local files; downloads nothing. Without the datasets
@@ -98,8 +98,8 @@ from typing import Any
 
 import yaml
 
-from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from tools.customer_service import order_headline, product_headline, user_headline
+from tools.model_view import AWAITING_CONFIRMATION, model_view, result_text
 
 HERE = Path(__file__).resolve().parent
 SPEC_PATH = HERE / "data" / "heldout_requests.yaml"

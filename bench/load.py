@@ -154,7 +154,7 @@ def main() -> None:
     service.load_model()  # before the clock starts
     load_s = time.perf_counter() - loaded
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service, console=False), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1",
                                            port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

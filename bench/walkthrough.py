@@ -90,7 +90,7 @@ def ask(service, thread, text: str) -> dict:
 def customers(settings, n: int) -> list[tuple[str, str, str]]:
     """The customer `shopmind serve` prints, then n - 1 others with a pending order (a seeded
     draw), each as (email, user id, pending order)."""
-    from assistant.serve import customers_with_pending_orders
+    from knowledge.customer_records import customers_with_pending_orders
 
     people = customers_with_pending_orders(settings)
     if not people:

@@ -8,19 +8,19 @@ import typer
 train_app = typer.Typer(help="Train the models the tools use.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate trained models.", no_args_is_help=True)
 
-from finetune.behavior.train import train_behavior_command  # noqa: E402
+from finetune.behavior.train import train_behavior_command
 
 train_app.command("behavior")(train_behavior_command)
 
-from finetune.recommend.cli import train_recommend_command  # noqa: E402
+from finetune.recommend.cli import train_recommend_command
 
 train_app.command("recommend")(train_recommend_command)
 
-from finetune.uplift.cli import train_uplift_command  # noqa: E402
+from finetune.uplift.cli import train_uplift_command
 
 train_app.command("uplift")(train_uplift_command)
 
-from finetune.dialog.cli import eval_toolcalls_command, train_dialog_command  # noqa: E402
+from finetune.dialog.cli import eval_toolcalls_command, train_dialog_command
 
 train_app.command("dialog")(train_dialog_command)
 eval_app.command("toolcalls")(eval_toolcalls_command)

@@ -87,10 +87,10 @@ def stats_command(
     con.close()
 
 
-from knowledge.product_index import build_index_command  # noqa: E402
+from knowledge.product_index import build_index_command
 
 index_app.command("build")(build_index_command)
 
-from knowledge.docs import index_knowledge_command  # noqa: E402
+from knowledge.docs import index_knowledge_command
 
 index_app.command("knowledge")(index_knowledge_command)

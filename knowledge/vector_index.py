@@ -11,13 +11,14 @@ data. A vector database can later replace this class behind the same four method
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import faiss
 import numpy as np
 from pydantic import BaseModel, Field
+
+from knowledge.artifacts import utc_now, write_meta
 
 IndexType = Literal["flat", "hnsw", "ivf"]
 
@@ -29,7 +30,7 @@ class IndexMeta(BaseModel):
     index_type: IndexType
     count: int
     params: dict = Field(default_factory=dict, description="build/search parameters")
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    created_at: str = Field(default_factory=utc_now)
 
 
 class VectorIndexError(ValueError):
@@ -118,7 +119,7 @@ class VectorIndex:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(folder / "index.faiss"))
         (folder / "ids.json").write_text(json.dumps(self.ids))
-        (folder / "meta.json").write_text(self.meta.model_dump_json(indent=2))
+        write_meta(folder, self.meta)
         return folder
 
     @classmethod

@@ -1,21 +1,34 @@
-"""The DuckDB warehouse: open it, create its schema, and replace it atomically on import."""
+"""The DuckDB warehouse: open it, create its schema, replace it atomically on import, and the
+short connections and transactions that serving (tools, API) uses while the server runs."""
 
 from __future__ import annotations
 
-import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import duckdb
+
+from knowledge.artifacts import replaced
 
 TABLES_WITH_TIME = {"orders": "ordered_at", "events": "ts", "campaigns": "started_at"}
 
 
 class WarehouseMissingError(FileNotFoundError):
     """The warehouse file for the active shop does not exist yet."""
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another connection of this process holds the warehouse the other way (read vs write)."""
+
+
+class UnknownProductError(LookupError):
+    """A behaviour event names a product that is not in the catalogue."""
 
 
 def schema_sql() -> str:
@@ -46,6 +59,52 @@ def connect(path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
 
 
+_write_lock = threading.Lock()  # one read-modify-write at a time in this process
+
+
+def open_shared(path: Path, write: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection while the server runs. DuckDB refuses a read-write and a read-only
+    connection to one file in one process at the same time; tools hold short read-only
+    connections, so wait briefly for them (about 5 s) before giving up."""
+    for attempt in range(50):
+        try:
+            return connect(path, read_only=not write)
+        except duckdb.ConnectionException as err:
+            if "different configuration" not in str(err) or attempt == 49:
+                raise WarehouseBusyError("the shop's database is busy; try again in a moment") \
+                    from err
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-only connection (``open_shared``), closed after the block."""
+    con = open_shared(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(path: Path, commit: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One read-modify-write: a transaction, one at a time in this process, committed when the
+    block succeeds and rolled back when it fails, so a failed check changes nothing.
+    ``commit=False`` always rolls back: a dry run that makes every check and writes nothing."""
+    with _write_lock:
+        con = open_shared(path, write=True)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT" if commit else "ROLLBACK")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+
 @contextmanager
 def atomic_update(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Work on a copy of the warehouse and swap it in only if the block succeeds.
@@ -54,23 +113,19 @@ def atomic_update(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     crash) leaves the previous warehouse file exactly as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    if path.exists():
-        shutil.copyfile(path, tmp)
-    con = duckdb.connect(str(tmp))
-    try:
-        create_schema(con)
-        yield con
-        con.execute("CHECKPOINT")
+    with replaced(path) as tmp:
+        if path.exists():
+            shutil.copyfile(path, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            create_schema(con)
+            yield con
+            con.execute("CHECKPOINT")
+        except BaseException:
+            con.close()
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
+            raise
         con.close()
-        os.replace(tmp, path)
-    except BaseException:
-        con.close()
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
-        raise
 
 
 def table_stats(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -84,3 +139,27 @@ def table_stats(con: duckdb.DuckDBPyConnection) -> list[dict]:
             first, last = con.execute(f"SELECT min({col}), max({col}) FROM {name}").fetchone()
         rows.append({"table": name, "rows": count, "first": first, "last": last})
     return rows
+
+
+def append_event(path: Path, user_id: str, product_id: str, event_type: str,
+                 ts: datetime | None = None, session_id: str | None = None,
+                 quantity: int | None = None, price: float | None = None) -> str | None:
+    """Append one behaviour event while the server runs (``ts``: default now; stored as naive
+    UTC, like every timestamp here) and return its product's category; the tools read it on
+    their next call. A product not in the catalogue is refused (``UnknownProductError``)."""
+    ts = ts or datetime.now(UTC)
+    con = open_shared(path, write=True)
+    try:
+        found = con.execute("SELECT category FROM products WHERE product_id = ?",
+                            [product_id]).fetchone()
+        if found is None:
+            raise UnknownProductError(product_id)
+        con.execute(
+            "INSERT INTO events (user_id, product_id, category, event_type, ts, session_id, "
+            "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [user_id, product_id, found[0], event_type,
+             ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts, session_id,
+             quantity, price])
+    finally:
+        con.close()
+    return found[0]

@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from knowledge.settings import Settings  # noqa: E402
+from knowledge.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "datasets").resolve()
@@ -69,6 +69,15 @@ def tau_shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                     artifacts_dir=root / "artifacts")
     import_source(shop, "tau_bench_retail", into=shop.warehouse)
     return shop
+
+
+@pytest.fixture(scope="session", params=["synthetic", "tau_bench_retail"])
+def cs_shop(request: pytest.FixtureRequest) -> Settings:
+    """A shop with the customer-service tables (users, orders, payments, ...): the synthetic
+    shop always, and the tau-bench one as well when ../shared/datasets is there. Read-only, like
+    the shops it stands for: copy the warehouse file first if a test writes
+    (``tests.shops.private_copy``)."""
+    return request.getfixturevalue("small_shop" if request.param == "synthetic" else "tau_shop")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from dataclasses import replace
 
 import pytest
@@ -16,18 +15,17 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.agent import Agent, is_explicit_yes, recent
 from assistant.roles import check_call
 from assistant.store import Store
-from assistant.tool_view import AWAITING_CONFIRMATION, TOOL_RESULT_CHARS, TRUNCATED, model_view
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_user_record
+from tests.shops import private_copy
+from tools.model_view import AWAITING_CONFIRMATION, TOOL_RESULT_CHARS, TRUNCATED, model_view
 from tools.registry import ToolError, get_tool
 
 
 @pytest.fixture
-def shop(tau_shop, tmp_path):
-    """A private copy of the tau-bench warehouse (these tests write)."""
-    copy = tau_shop.model_copy(update={"warehouse_path": tmp_path / "tau.duckdb"})
-    shutil.copyfile(tau_shop.warehouse, copy.warehouse)
-    return copy
+def shop(cs_shop, tmp_path):
+    """A private copy of the shop's warehouse (these tests write)."""
+    return private_copy(cs_shop, tmp_path)
 
 
 @pytest.fixture
@@ -262,7 +260,7 @@ def test_a_crashing_tool_becomes_an_error_message_not_a_crash(shop, tmp_path, mo
 
 
 def test_the_model_sees_the_start_of_a_long_result_and_the_store_keeps_it_whole(shop, tmp_path):
-    """The model's view is the one it was trained on (assistant/tool_view.py)."""
+    """The model's view is the one it was trained on (tools/model_view.py)."""
     agent = _agent(shop, tmp_path, _after_tools(lambda text: call("list_all_product_types")))
     thread = agent.store.new_thread("operator")
     events = agent.chat(thread.thread_id, "what do you sell?")

@@ -7,7 +7,6 @@ tests check the HTTP layer and the access rules around the agent.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +16,7 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.api.app import create_app
 from assistant.api.service import ChatService
 from knowledge import warehouse
+from tests.shops import private_copy
 
 TOKEN = "test-operator-token"
 
@@ -35,18 +35,15 @@ def script(messages):
 
 
 @pytest.fixture
-def shop(tau_shop, tmp_path):
-    copy = tau_shop.model_copy(update={"warehouse_path": tmp_path / "tau.duckdb",
-                                       "warehouse_dir": tmp_path, "operator_token": TOKEN,
-                                       "session_secret": "s3cret"})
-    shutil.copyfile(tau_shop.warehouse, copy.warehouse)
-    return copy
+def shop(cs_shop, tmp_path):
+    return private_copy(cs_shop, tmp_path, warehouse_dir=tmp_path, operator_token=TOKEN,
+                        session_secret="s3cret")
 
 
 @pytest.fixture
 def client(shop):
     service = ChatService(shop, model=ScriptedChatModel(script=script))
-    with TestClient(create_app(service, console=False)) as c:
+    with TestClient(create_app(service)) as c:
         yield c
 
 
@@ -103,9 +100,12 @@ def test_customer_signs_in_and_reads_own_order_only(client, two_customers):
                        headers=headers).json()["answer"].startswith("result: {")
     answer = client.post("/v1/chat", json={"message": f"status of {order_b}"},
                          headers=headers).json()["answer"]
-    assert "not found among the signed-in customer's orders" in answer
+    assert answer.startswith("Sorry, I couldn't find that order on your account.")
     thread = client.get(f"/v1/threads/{s['thread']}", headers=headers).json()
     assert thread["customer_id"] and len(thread["messages"]) == 12
+    refused = thread["messages"][-2]  # the tool's real error, kept in the thread
+    assert refused["status"] == "error"
+    assert "not found among the signed-in customer's orders" in refused["content"]
 
 
 def test_customer_cannot_read_or_write_another_thread(client):
@@ -182,7 +182,7 @@ def test_a_missing_dialog_model_is_a_clear_503(shop):
     def no_model(settings):
         raise FileNotFoundError("dialog model artifacts/dialog/quick not found; build it")
 
-    with TestClient(create_app(ChatService(shop, model_factory=no_model), console=False)) as c:
+    with TestClient(create_app(ChatService(shop, model_factory=no_model))) as c:
         assert c.get("/health").status_code == 200
         r = c.post("/v1/chat", json={"message": "hi"}, headers=OP)
         assert r.status_code == 503 and "dialog model" in r.json()["detail"]
@@ -202,4 +202,18 @@ def test_a_shop_backend_can_open_a_session_already_bound_to_its_customer(client,
     session = client.post("/v1/sessions", json={"customer_id": user_id}, headers=OP).json()
     answer = client.post("/v1/chat", json={"message": f"status of {order}"},
                          headers={"X-Session": session["session"]}).json()["answer"]
-    assert answer.startswith("result: {") and user_id in answer
+    assert answer.startswith("result: {") and f'"order_id": "{order}"' in answer  # theirs only
+
+
+def test_the_server_mounts_the_widget_and_the_console_on_the_rest_api(shop):
+    from assistant.serve import build_app
+
+    service = ChatService(shop, model=ScriptedChatModel(script=script))
+    with TestClient(create_app(service)) as rest:
+        assert rest.get("/widget/widget.js").status_code == 404  # the REST app alone
+    with TestClient(build_app(service), follow_redirects=False) as c:
+        assert c.get("/").headers["location"] == "/console/"
+        assert c.get("/demo").headers["location"] == "/widget/demo_shop.html"
+        assert "shopmind" in c.get("/widget/widget.js").text
+        assert c.get("/console/").status_code == 200
+        assert c.get("/health").json()["status"] == "ok"

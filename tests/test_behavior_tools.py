@@ -44,7 +44,7 @@ def test_predict_behavior_returns_probability_percentile_factors_and_model(train
     factors = out["top_factors"]
     assert 1 <= len(factors) <= 5 and all(f["direction"] in ("raises", "lowers") for f in factors)
     assert abs(factors[0]["effect"]) >= abs(factors[-1]["effect"]) and factors[0]["meaning"]
-    assert list(out)[0] == "headline" and out["headline"].startswith(
+    assert next(iter(out)) == "headline" and out["headline"].startswith(
         f"{user} has a {out['probability']:.0%} chance to buy in the next 30 days, higher than "
         f"{out['percentile']:.0f}% of ") and factors[0]["meaning"] in out["headline"]
     click = get_tool("predict_behavior").invoke(ctx, {"user_id": user, "event": "click"})

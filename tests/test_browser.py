@@ -8,7 +8,6 @@ playwright package is missing (scripts/test.sh installs both when it can).
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from scripted_model import ScriptedChatModel, call, say
 
 from knowledge import warehouse
+from tests.shops import private_copy
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,17 +52,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tau_shop, tmp_path_factory):
+def server(cs_shop, tmp_path_factory):
     import uvicorn
 
-    from assistant.api.app import create_app
     from assistant.api.service import ChatService
+    from assistant.serve import build_app
 
     root = tmp_path_factory.mktemp("browser")
-    shop = tau_shop.model_copy(update={"warehouse_path": root / "tau.duckdb",
-                                       "warehouse_dir": root, "operator_token": TOKEN})
-    shutil.copyfile(tau_shop.warehouse, shop.warehouse)
-    app = create_app(ChatService(shop, model=ScriptedChatModel(script=script)))
+    shop = private_copy(cs_shop, root, warehouse_dir=root, operator_token=TOKEN)
+    app = build_app(ChatService(shop, model=ScriptedChatModel(script=script)))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

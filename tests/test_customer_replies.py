@@ -5,7 +5,6 @@ the customer must get a polite reply instead, and the operator's record the real
 from __future__ import annotations
 
 import itertools
-import shutil
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -15,6 +14,7 @@ from assistant.agent import Agent
 from assistant.customer_reply import CustomerStream, apologies, customer_text
 from assistant.store import Store
 from knowledge import warehouse
+from tests.shops import private_copy
 
 NOT_SIGNED_IN = "not authenticated"  # the start of the tool error for an anonymous look-up
 ASK_FOR_EMAIL = "Could you give me your e-mail address so I can look up your account?"
@@ -22,11 +22,9 @@ MARKUP = ("<tool_call>", "</tool_call>", "<tool_response>", '"arguments"')
 
 
 @pytest.fixture
-def shop(tau_shop, tmp_path):
-    """A private copy of the tau-bench warehouse (a confirmed cancel writes)."""
-    copy = tau_shop.model_copy(update={"warehouse_path": tmp_path / "tau.duckdb"})
-    shutil.copyfile(tau_shop.warehouse, copy.warehouse)
-    return copy
+def shop(cs_shop, tmp_path):
+    """A private copy of the shop's warehouse (a confirmed cancel writes)."""
+    return private_copy(cs_shop, tmp_path)
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_user_record
+from tests.shops import private_copy
 from tools import customer_service as cs
 from tools.registry import ToolContext, ToolError, get_tool, tools_for
 
@@ -75,15 +75,15 @@ def _two_customers(settings) -> tuple[dict, dict]:
     return users[0], users[1]
 
 
-def test_lookups_need_authentication_first(tau_shop):
-    a, _ = _two_customers(tau_shop)
+def test_lookups_need_authentication_first(cs_shop):
+    a, _ = _two_customers(cs_shop)
     with pytest.raises(ToolError, match="not authenticated"):
-        get_tool("get_order_details").invoke(_customer(tau_shop), {"order_id": a["pending"]})
+        get_tool("get_order_details").invoke(_customer(cs_shop), {"order_id": a["pending"]})
 
 
-def test_find_by_email_signs_the_conversation_in_once(tau_shop):
-    a, b = _two_customers(tau_shop)
-    ctx = _customer(tau_shop)
+def test_find_by_email_signs_the_conversation_in_once(cs_shop):
+    a, b = _two_customers(cs_shop)
+    ctx = _customer(cs_shop)
     assert get_tool("find_user_id_by_email").invoke(ctx, {"email": a["email"].upper()}) == {
         "user_id": a["user_id"]}
     assert ctx.customer_id == a["user_id"]
@@ -94,9 +94,9 @@ def test_find_by_email_signs_the_conversation_in_once(tau_shop):
     assert ctx.customer_id == a["user_id"]
 
 
-def test_customer_cannot_read_another_customers_order_or_profile(tau_shop):
-    a, b = _two_customers(tau_shop)
-    ctx = _customer(tau_shop, a["user_id"])
+def test_customer_cannot_read_another_customers_order_or_profile(cs_shop):
+    a, b = _two_customers(cs_shop)
+    ctx = _customer(cs_shop, a["user_id"])
     assert get_tool("get_order_details").invoke(ctx, {"order_id": a["pending"]})["user_id"] == a[
         "user_id"]
     with pytest.raises(ToolError, match="not found among the signed-in customer's orders"):
@@ -105,9 +105,8 @@ def test_customer_cannot_read_another_customers_order_or_profile(tau_shop):
         get_tool("get_user_details").invoke(ctx, {"user_id": b["user_id"]})
 
 
-def test_customer_cannot_cancel_another_customers_order(tau_shop, tmp_path):
-    shop = tau_shop.model_copy(update={"warehouse_path": tmp_path / "tau.duckdb"})
-    shutil.copyfile(tau_shop.warehouse, shop.warehouse)
+def test_customer_cannot_cancel_another_customers_order(cs_shop, tmp_path):
+    shop = private_copy(cs_shop, tmp_path)
     a, b = _two_customers(shop)
     with pytest.raises(ToolError, match="not found"):
         get_tool("cancel_pending_order").invoke(_customer(shop, a["user_id"]), {
@@ -120,9 +119,9 @@ def test_customer_cannot_cancel_another_customers_order(tau_shop, tmp_path):
     assert own["headline"].startswith(f"Order {a['pending']}, status cancelled: ")
 
 
-def test_operator_reads_any_order_but_cannot_write(tau_shop):
-    a, _ = _two_customers(tau_shop)
-    ctx = ToolContext(tau_shop, role="operator")
+def test_operator_reads_any_order_but_cannot_write(cs_shop):
+    a, _ = _two_customers(cs_shop)
+    ctx = ToolContext(cs_shop, role="operator")
     order = get_tool("get_order_details").invoke(ctx, {"order_id": a["pending"]})
     assert order["status"] == "pending"
     assert order["headline"].startswith(f"Order {a['pending']}, status pending: ")
@@ -132,9 +131,9 @@ def test_operator_reads_any_order_but_cannot_write(tau_shop):
                                                      "reason": "no longer needed"})
 
 
-def test_bad_arguments_get_clear_errors(tau_shop):
-    a, _ = _two_customers(tau_shop)
-    ctx = _customer(tau_shop, a["user_id"])
+def test_bad_arguments_get_clear_errors(cs_shop):
+    a, _ = _two_customers(cs_shop)
+    ctx = _customer(cs_shop, a["user_id"])
     with pytest.raises(ToolError, match="reason"):
         get_tool("cancel_pending_order").invoke(ctx, {"order_id": a["pending"], "reason": "meh"})
     # "W1234567" is read as "#W1234567" (tools/normalise.py); bare digits are not guessed at

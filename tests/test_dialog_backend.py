@@ -9,18 +9,9 @@ import pytest
 
 from assistant.backends.local import BackendError, LocalBackend
 from assistant.backends.types import ChatRequest
-from tests.test_dialog_format import TOOLS
+from tests.dialog_samples import BOUNDED, TOOLS
 
 ASK = [{"role": "user", "content": "How likely is user 17850 to buy?"}]
-# A random model never closes a free-text string; enums and booleans keep its calls finite.
-BOUNDED = [
-    {"type": "function", "function": {"name": "set_alert", "description": "Set an alert.",
-     "parameters": {"type": "object", "properties": {
-         "on": {"type": "boolean"}, "level": {"enum": ["low", "high"], "type": "string"}},
-         "required": ["on", "level"]}}},
-    {"type": "function", "function": {"name": "list_all_product_types", "description": "List.",
-     "parameters": {"type": "object", "properties": {}}}},
-]
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +78,9 @@ def test_make_chat_model_local_binds_tools_and_returns_tool_calls(settings, tiny
     from assistant.backends import make_chat_model
 
     settings.dialog_model = str(tiny_dialog_model)
+    settings.dialog_constrained = True  # a setting, not a flag flipped on the cached backend
     model = make_chat_model(settings, max_tokens=60)
-    model.backend.constrained = True
+    assert model.backend.constrained
     bound = model.bind_tools(BOUNDED, tool_choice="set_alert")
     message = bound.invoke(ASK[0]["content"])
     assert message.tool_calls[0]["name"] == "set_alert"

@@ -3,6 +3,8 @@ weights, the tool tokens and our template (converted once per session, in tmp)."
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -38,5 +40,14 @@ def test_conversion_keeps_the_gguf_weights_and_adds_tool_tokens(real_base):
         [tokenizer.convert_tokens_to_ids(p) for p in ("<", "tool", "_", "call", ">")]]
     assert torch.allclose(start, pieces.mean(0), atol=1e-6) and not torch.allclose(start, end)
     assert is_valid_base(real_base)
-    (real_base / "model.safetensors").open("ab").write(b"\0")  # a corrupt file is not reused
-    assert not is_valid_base(real_base)
+
+
+def test_a_corrupt_conversion_is_not_reused(real_base, tmp_path):
+    corrupt = tmp_path / "base"  # a copy: real_base is shared by the session
+    corrupt.mkdir()
+    for name in ("meta.json", "model.safetensors"):
+        shutil.copyfile(real_base / name, corrupt / name)
+    assert is_valid_base(corrupt)
+    with (corrupt / "model.safetensors").open("ab") as handle:
+        handle.write(b"\0")
+    assert not is_valid_base(corrupt)

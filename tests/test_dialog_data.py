@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from assistant.tool_view import AWAITING_CONFIRMATION
 from finetune.dialog.data import SLOT, DialogData, phrasings
+from tools.model_view import AWAITING_CONFIRMATION
 from tools.registry import get_tool
 
 

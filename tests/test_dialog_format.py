@@ -7,27 +7,7 @@ import json
 import pytest
 
 from finetune.dialog.format import TOOL_TOKENS, parse_hermes
-
-TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_order_details", "description": "Get an order. Long detail here.",
-        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}},
-                       "required": ["order_id"]}}},
-    {"type": "function", "function": {
-        "name": "predict_behavior", "description": "Predict behaviour.",
-        "parameters": {"type": "object", "properties": {
-            "user_id": {"type": "string"},
-            "event": {"enum": ["purchase", "churn"], "type": "string"},
-            "horizon_days": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
-            "required": ["user_id"]}}},
-]
-DIALOG = [
-    {"role": "user", "content": "Where is #W1?"},
-    {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
-     "function": {"name": "get_order_details", "arguments": '{"order_id": "#W1"}'}}]},
-    {"role": "tool", "tool_call_id": "c1", "content": '{"status": "pending"}'},
-    {"role": "assistant", "content": "It is pending."},
-]
+from tests.dialog_samples import DIALOG, TOOLS
 
 
 @pytest.fixture(scope="module")

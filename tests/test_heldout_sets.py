@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from assistant.roles import role_tools
 from finetune.dialog.evaluate import Case, read_cases
 from knowledge.segment_sql import SegmentFilters
-from tools.registry import ToolSpec, tools_for
+from tools.registry import ToolSpec, role_specs
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / ".." / "shared" / "datasets").resolve()
@@ -46,8 +45,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _specs(role: str) -> dict[str, ToolSpec]:
-    offered = {spec.name for spec in role_tools(role)}
-    return {spec.name: spec for spec in tools_for(role) if spec.name in offered}
+    return {spec.name: spec for spec in role_specs(role)}
 
 
 def _dummy(schema: dict[str, Any]) -> Any:
@@ -85,7 +83,7 @@ def _check_file(path: Path) -> list[Case]:
         assert len(case.expected) <= 1, where
         for call in case.expected:
             _check_call(case.role, call, where)
-        names = {spec.name for spec in role_tools(case.role)}
+        names = {spec.name for spec in role_specs(case.role)}
         call_ids = set()
         assert case.messages[-1]["role"] in ("user", "tool"), where
         for message in case.messages:

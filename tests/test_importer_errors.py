@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_importer_rules import RETAIL_HEADER, RETAIL_LINES, write_gz
 
 from knowledge.cli import import_source
 from knowledge.importers import DataFileError, UnknownSourceError, get_importer
+from tests.retail_files import RETAIL_HEADER, RETAIL_LINES, write_gz
 
 REPO = Path(__file__).resolve().parents[1]
 TAU_FILES = ["users.json", "orders.json.gz", "products.json", "policy_wiki.md", "rules.json"]

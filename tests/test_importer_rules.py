@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -15,24 +14,7 @@ from knowledge.importers.online_retail import category_of
 from knowledge.importers.taobao import sessionize
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from knowledge.warehouse import create_schema
-
-RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
-RETAIL_LINES = [
-    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
-    "536365,POST,POSTAGE,1,2010-12-01 08:26:00,18.00,17850,United Kingdom",
-    "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,,United Kingdom",
-    "536367,22634,CHILDS BREAKFAST SET,-3,2010-12-01 08:34:00,9.95,17850,United Kingdom",
-    "536368,85123a,WHITE HANGING HEART T-LIGHT HOLDER,1,2010-12-01 09:00:00,0.00,17851,France",
-    "536369,85123a,WHITE HANGING HEART T-LIGHT HOLDER,2,2010-12-01 09:01:00,2.95,17851,France",
-    "C536379,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,2010-12-01 09:41:00,2.55,17850,United Kingdom",
-]
-
-
-def write_gz(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.write(text)
-    return path
+from tests.retail_files import RETAIL_HEADER, RETAIL_LINES, write_gz
 
 
 @pytest.fixture
@@ -102,12 +84,13 @@ def test_sessions_split_after_thirty_quiet_minutes():
 
 
 def test_taobao_maps_behaviours_and_drops_out_of_window_events(tmp_path, con, settings):
-    write_gz(tmp_path / taobao.FILE, "\n".join([
+    lines = [
         "user_id,item_id,category_id,behavior_type,timestamp",
         "1,10,100,pv,1511544070", "1,10,100,cart,1511544100", "1,11,101,buy,1511544200",
         "2,12,102,fav,1505117799",  # 2017-09-11: outside the documented window
         "3,12,102,pv,1512316763",  # 2017-12-03 23:59:23 in China, the last event of the data
-    ]) + "\n")
+    ]
+    write_gz(tmp_path / taobao.FILE, "\n".join(lines) + "\n")
     report = taobao.run(con, tmp_path, settings)
     assert report.dropped == {
         "timestamp outside 2017-11-25..2017-12-03 China time (dropped)": 1}
@@ -120,12 +103,13 @@ def test_taobao_maps_behaviours_and_drops_out_of_window_events(tmp_path, con, se
 
 
 def test_hillstrom_names_users_and_maps_arms(tmp_path, con, settings):
-    write_gz(tmp_path / hillstrom.FILE, "\n".join([
+    lines = [
         ("recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,"
          "conversion,spend"),
         "10,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
         "6,3) $200 - $350,329.08,1,1,Rural,1,Web,No E-Mail,1,1,29.99",
-    ]))
+    ]
+    write_gz(tmp_path / hillstrom.FILE, "\n".join(lines))
     hillstrom.run(con, tmp_path, settings)
     assert rows(con, "SELECT user_id, arm, treated, visit, conversion, spend "
                      "FROM campaign_assignments ORDER BY 1") == [

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from assistant.backends.local import LocalBackend
 from assistant.model_server.app import create_app
-from tests.test_dialog_backend import BOUNDED
+from tests.dialog_samples import BOUNDED
 
 ASK = [{"role": "user", "content": "Turn the alert on, level high."}]
 NAMED = {"type": "function", "function": {"name": "set_alert"}}

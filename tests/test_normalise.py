@@ -162,12 +162,12 @@ def test_query_segment_with_worded_filters_answers_like_numbers(small_shop, tmp_
         spec.invoke(ctx, {"question": "q", "filters": {"inactive_days_min": "ages"}})
 
 
-def test_order_and_user_look_ups_accept_ids_as_models_write_them(tau_shop):
-    con = warehouse.connect(tau_shop.warehouse)
+def test_order_and_user_look_ups_accept_ids_as_models_write_them(cs_shop):
+    con = warehouse.connect(cs_shop.warehouse)
     order_id, user_id = con.execute("SELECT order_id, user_id FROM orders ORDER BY order_id "
                                     "LIMIT 1").fetchone()
     con.close()
-    ctx = ToolContext(tau_shop, role="operator")
+    ctx = ToolContext(cs_shop, role="operator")
     order = get_tool("get_order_details").invoke(ctx, {"order_id": order_id})
     for written in (order_id.removeprefix("#"), order_id.lower(), f"order {order_id}"):
         assert get_tool("get_order_details").invoke(ctx, {"order_id": written}) == order

@@ -18,10 +18,9 @@ def test_failed_update_leaves_previous_warehouse_untouched(tmp_path):
     with warehouse.atomic_update(path) as con:
         con.execute("INSERT INTO products VALUES ('p1', 'Lantern', NULL, 'home', 3.5)")
     before = path.read_bytes()
-    with pytest.raises(RuntimeError, match="boom"):
-        with warehouse.atomic_update(path) as con:
-            con.execute("DELETE FROM products")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), warehouse.atomic_update(path) as con:
+        con.execute("DELETE FROM products")
+        raise RuntimeError("boom")
     assert path.read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
     con = duckdb.connect(str(path), read_only=True)

@@ -3,7 +3,9 @@
 They read and write the warehouse's tau-bench-shaped tables (users, payment_methods, orders,
 order_items, payments, fulfillments, products, product_variants). A write loads the record as a
 tau-bench dict, applies exactly the change tau-bench's tool makes, and writes the changed rows
-back inside one transaction, so a failed check changes nothing.
+back inside one transaction, so a failed check changes nothing. The SQL (connections,
+transactions, look-ups, write-backs) is in ``knowledge/warehouse.py``,
+``knowledge/tau_records.py`` and ``knowledge/customer_records.py``.
 
 Scope: in the ``customer`` role every look-up and action checks that the user or order belongs to
 the signed-in customer (``ctx.customer_id``); ``find_user_id_*`` signs the conversation in. The
@@ -14,10 +16,7 @@ them after the customer's explicit confirmation.
 from __future__ import annotations
 
 import ast
-import json
 import operator
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
@@ -25,8 +24,8 @@ from typing import Annotated, Literal
 import duckdb
 from pydantic import BaseModel, BeforeValidator, Field
 
+from knowledge import customer_records as records
 from knowledge import warehouse
-from knowledge.settings import Settings
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from tools.normalise import order_id_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, ToolSpec, tool
@@ -43,99 +42,34 @@ ITEM_IDS = "The item ids, each such as '1008292230'. There could be duplicate it
 OrderIdText = Annotated[str, BeforeValidator(order_id_arg)]
 UserIdText = Annotated[str, BeforeValidator(user_id_arg)]
 
-_write_lock = threading.Lock()  # one read-modify-write at a time in this process
-
 
 # --- warehouse access -----------------------------------------------------------------------
 
-def open_warehouse(settings: Settings, write: bool) -> duckdb.DuckDBPyConnection:
-    """DuckDB refuses a read-write and a read-only connection to one file in one process at the
-    same time; other tools hold short read-only connections, so wait briefly for them."""
-    for attempt in range(50):
-        try:
-            return warehouse.connect(settings.warehouse, read_only=not write)
-        except duckdb.ConnectionException as err:
-            if "different configuration" not in str(err) or attempt == 49:
-                raise ToolError("the shop's database is busy; try again in a moment") from err
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
 @contextmanager
 def _session(ctx: ToolContext, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection for one tool call. ``ctx.extras["con"]`` (an open connection whose
-    transaction the caller owns) is used as is: the gold-action replay test relies on it."""
+    """A connection for one tool call: read-only, or (``write``) one transaction that commits
+    only if the call succeeds. ``ctx.extras["con"]`` (an open connection whose transaction the
+    caller owns) is used as is: the gold-action replay test relies on it."""
     if "con" in ctx.extras:
         yield ctx.extras["con"]
         return
-    if not write:
-        con = open_warehouse(ctx.settings, write=False)
-        try:
+    path = ctx.settings.warehouse
+    try:
+        with warehouse.transaction(path) if write else warehouse.reading(path) as con:
             yield con
-        finally:
-            con.close()
-        return
-    with _write_lock:
-        con = open_warehouse(ctx.settings, write=True)
-        try:
-            con.execute("BEGIN TRANSACTION")
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+    except warehouse.WarehouseBusyError as err:
+        raise ToolError(str(err)) from err
 
 
 def preview(ctx: ToolContext, spec: ToolSpec, arguments: dict) -> dict:
     """Run a write tool in a transaction that is rolled back: every check (scope, status,
     items, balances) runs and the would-be result comes back, but nothing changes."""
-    with _write_lock:
-        con = open_warehouse(ctx.settings, write=True)
-        try:
-            con.execute("BEGIN TRANSACTION")
+    try:
+        with warehouse.transaction(ctx.settings.warehouse, commit=False) as con:
             dry = ToolContext(ctx.settings, ctx.role, ctx.customer_id, {**ctx.extras, "con": con})
             return spec.invoke(dry, arguments)
-        finally:
-            con.execute("ROLLBACK")
-            con.close()
-
-
-REQUEST_KEYS = ("return_items", "return_payment_method_id", "exchange_items", "exchange_new_items",
-                "exchange_payment_method_id", "exchange_price_difference")
-
-
-def save_order(con: duckdb.DuckDBPyConnection, order: dict, items_changed: bool = False) -> None:
-    """Write a (changed) tau-bench order dict back: status, address, reason, request, payments,
-    and, when ``items_changed``, each item's variant on its line (the line keeps its quantity)."""
-    order_id = order["order_id"]
-    request = {k: order[k] for k in REQUEST_KEYS if k in order} or None
-    con.execute(
-        "UPDATE orders SET status = ?, ship_address = ?, cancel_reason = ?, request = ? "
-        "WHERE order_id = ?",
-        [order["status"], json.dumps(order["address"]), order.get("cancel_reason"),
-         json.dumps(request) if request else None, order_id])
-    con.execute("DELETE FROM payments WHERE order_id = ?", [order_id])
-    for seq, p in enumerate(order["payment_history"], start=1):
-        con.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
-                    [order_id, seq, p["transaction_type"], p["amount"], p["payment_method_id"]])
-    if items_changed:
-        lines = con.execute("SELECT line_no FROM order_items WHERE order_id = ? ORDER BY line_no",
-                            [order_id]).fetchall()
-        for (line_no,), item in zip(lines, order["items"], strict=True):
-            con.execute("UPDATE order_items SET item_id = ?, unit_price = ?, options = ? "
-                        "WHERE order_id = ? AND line_no = ?",
-                        [item["item_id"], item["price"], json.dumps(item["options"]), order_id,
-                         line_no])
-        con.execute("UPDATE orders SET total = (SELECT round(sum(quantity * unit_price), 2) "
-                    "FROM order_items WHERE order_id = ?) WHERE order_id = ?", [order_id, order_id])
-
-
-def _add_to_balance(con: duckdb.DuckDBPyConnection, method: dict, amount: float) -> None:
-    method["balance"] = round(method["balance"] + amount, 2)
-    con.execute("UPDATE payment_methods SET balance = ? WHERE payment_method_id = ?",
-                [method["balance"], method["id"]])
+    except warehouse.WarehouseBusyError as err:
+        raise ToolError(str(err)) from err
 
 
 # --- scope checks -----------------------------------------------------------------------------
@@ -169,13 +103,12 @@ def _own_order(ctx: ToolContext, con: duckdb.DuckDBPyConnection, order_id: str) 
 
 def _payment_method(con: duckdb.DuckDBPyConnection, order: dict, payment_method_id: str) -> dict:
     """The order owner's payment method (source, id, balance)."""
-    rows = con.execute("SELECT payment_method_id, source, balance FROM payment_methods "
-                       "WHERE user_id = ? ORDER BY rowid", [order["user_id"]]).fetchall()
-    for method_id, source, balance in rows:
-        if method_id == payment_method_id:
-            return {"id": method_id, "source": source, "balance": balance}
+    methods = records.payment_methods(con, order["user_id"])
+    for method in methods:
+        if method["id"] == payment_method_id:
+            return method
     raise ToolError(f"payment method {payment_method_id!r} not found; the customer's methods "
-                    f"are: {', '.join(r[0] for r in rows) or 'none'}")
+                    f"are: {', '.join(m['id'] for m in methods) or 'none'}")
 
 
 def _order_in_status(ctx: ToolContext, con: duckdb.DuckDBPyConnection, order_id: str,
@@ -242,12 +175,11 @@ def _sign_in(ctx: ToolContext, user_id: str) -> dict:
       "will return an error message.", FindByEmail, EVERYONE)
 def find_user_id_by_email(ctx: ToolContext, args: FindByEmail) -> dict:
     with _session(ctx) as con:
-        found = con.execute("SELECT user_id FROM users WHERE lower(email) = lower(?)",
-                            [args.email.strip()]).fetchone()
+        found = records.user_id_by_email(con, args.email.strip())
     if not found:
         raise ToolError(f"user not found for email {args.email!r}; check the spelling, or look "
                         "the customer up by first name, last name and zip code")
-    return _sign_in(ctx, found[0])
+    return _sign_in(ctx, found)
 
 
 @tool("find_user_id_by_name_zip", "Find user id by first name, last name, and zip code. If the "
@@ -256,14 +188,12 @@ def find_user_id_by_email(ctx: ToolContext, args: FindByEmail) -> dict:
       "email.", FindByNameZip, EVERYONE)
 def find_user_id_by_name_zip(ctx: ToolContext, args: FindByNameZip) -> dict:
     with _session(ctx) as con:
-        found = con.execute(
-            "SELECT user_id FROM users WHERE lower(first_name) = lower(?) AND "
-            "lower(last_name) = lower(?) AND zip = ? ORDER BY user_id LIMIT 1",
-            [args.first_name.strip(), args.last_name.strip(), args.zip.strip()]).fetchone()
+        found = records.user_id_by_name_zip(con, args.first_name.strip(), args.last_name.strip(),
+                                            args.zip.strip())
     if not found:
         raise ToolError("user not found for that first name, last name and zip code; check them "
                         "or look the customer up by email")
-    return _sign_in(ctx, found[0])
+    return _sign_in(ctx, found)
 
 
 class UserId(BaseModel):
@@ -345,9 +275,8 @@ def get_product_details(ctx: ToolContext, args: ProductId) -> dict:
       headline=catalogue_headline)
 def list_all_product_types(ctx: ToolContext, args: NoArgs) -> dict:
     with _session(ctx) as con:
-        rows = con.execute("SELECT title, product_id FROM products ORDER BY title, product_id")
         # Nested (not tau-bench's flat name -> id mapping) so the headline is not a product name.
-        return {"product_types": dict(rows.fetchall())}
+        return {"product_types": records.product_types(con)}
 
 
 # --- write actions ------------------------------------------------------------------------------
@@ -374,11 +303,11 @@ def cancel_pending_order(ctx: ToolContext, args: CancelArgs) -> dict:
                             "payment_method_id": payment["payment_method_id"]})
             if "gift_card" in payment["payment_method_id"]:
                 method = _payment_method(con, order, payment["payment_method_id"])
-                _add_to_balance(con, method, payment["amount"])
+                records.add_to_balance(con, method, payment["amount"])
         order["status"] = "cancelled"
         order["cancel_reason"] = args.reason
         order["payment_history"].extend(refunds)
-        save_order(con, order)
+        records.save_order(con, order)
         return order
 
 
@@ -411,7 +340,7 @@ def modify_pending_order_address(ctx: ToolContext, args: OrderAddressArgs) -> di
     with _session(ctx, write=True) as con:
         order = _order_in_status(ctx, con, args.order_id, "pending", "modified")
         order["address"] = args.as_address()
-        save_order(con, order)
+        records.save_order(con, order)
         return order
 
 
@@ -423,9 +352,7 @@ def modify_user_address(ctx: ToolContext, args: UserAddressArgs) -> dict:
     with _session(ctx, write=True) as con:
         user = _own_user(ctx, con, args.user_id)
         user["address"] = args.as_address()
-        con.execute("UPDATE users SET address1 = ?, address2 = ?, city = ?, state = ?, country = ?, "
-                    "zip = ? WHERE user_id = ?",
-                    [*user["address"].values(), args.user_id])
+        records.save_user_address(con, args.user_id, user["address"])
         return user
 
 
@@ -457,10 +384,10 @@ def modify_pending_order_payment(ctx: ToolContext, args: OrderPaymentArgs) -> di
             {"transaction_type": "refund", "amount": amount, "payment_method_id": old_id},
         ])
         if method["source"] == "gift_card":
-            _add_to_balance(con, method, -amount)
+            records.add_to_balance(con, method, -amount)
         if "gift_card" in old_id:
-            _add_to_balance(con, _payment_method(con, order, old_id), amount)
-        save_order(con, order)
+            records.add_to_balance(con, _payment_method(con, order, old_id), amount)
+        records.save_order(con, order)
         return order
 
 
@@ -500,13 +427,13 @@ def modify_pending_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
             "transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff),
             "payment_method_id": args.payment_method_id})
         if method["source"] == "gift_card":
-            _add_to_balance(con, method, -diff)
+            records.add_to_balance(con, method, -diff)
         for item_id, new_item_id in zip(args.item_ids, args.new_item_ids):
             item = next(i for i in order["items"] if i["item_id"] == item_id)
             item |= {"item_id": new_item_id, "price": variants[new_item_id]["price"],
                      "options": variants[new_item_id]["options"]}
         order["status"] = "pending (item modified)"
-        save_order(con, order, items_changed=True)
+        records.save_order(con, order, items_changed=True)
         return order
 
 
@@ -533,7 +460,7 @@ def return_delivered_order_items(ctx: ToolContext, args: ReturnArgs) -> dict:
         order["status"] = "return requested"
         order["return_items"] = sorted(args.item_ids)
         order["return_payment_method_id"] = args.payment_method_id
-        save_order(con, order)
+        records.save_order(con, order)
         return order
 
 
@@ -550,7 +477,7 @@ def exchange_delivered_order_items(ctx: ToolContext, args: ItemsArgs) -> dict:
         order["exchange_new_items"] = sorted(args.new_item_ids)
         order["exchange_payment_method_id"] = args.payment_method_id
         order["exchange_price_difference"] = diff
-        save_order(con, order)
+        records.save_order(con, order)
         return order
 
 

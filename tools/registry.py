@@ -4,6 +4,13 @@ A tool family module (``tools/<family>.py``) defines pydantic input models and p
 ``fn(ctx, args) -> dict`` and registers them with ``@tool(...)``. The agent, the dialog-model
 training data and the API all read tools from here, so a tool exists in one place only.
 
+What a conversation of a role is offered is decided here too, once: ``role_specs`` (the tools it
+may call: the registry allows the role AND the role's allow-list ``ALLOWED`` names it) and
+``role_tools`` (their OpenAI schemas: what the model is served, trained and evaluated on), with
+``system_prompt`` (the role's prompt, ``assistant/prompts/ROLE.md``, and the short one training
+also uses, ``ROLE_short.md``). The agent enforces the same allow-list at every call
+(``assistant/roles.py``).
+
 A tool may also give a ``headline(result) -> str``: one or two sentences with the key
 facts, put first in the result as ``"headline"``. The dialog model is trained to answer from it
 (finetune/dialog/data.py uses the same functions), so a small model quotes the numbers instead
@@ -19,6 +26,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -26,9 +34,27 @@ from pydantic import BaseModel, ValidationError
 from knowledge.settings import Settings
 
 Role = Literal["operator", "customer"]
+ROLES: tuple[Role, ...] = ("operator", "customer")
 
 # Modules that register tools when imported. A family adds itself here once it exists.
-TOOL_MODULES: list[str] = ["tools.segments", "tools.knowledge", "tools.customer_service", "tools.recommend", "tools.intervention", "tools.behavior", "tools.profile"]
+TOOL_MODULES: list[str] = ["tools.segments", "tools.knowledge_search", "tools.customer_service",
+                           "tools.recommend", "tools.intervention", "tools.behavior",
+                           "tools.profile"]
+
+# Which registered tools each role is offered. A tool module that widens its ``roles`` by mistake
+# still cannot reach customers: a tool must be named here as well.
+CS_LOOKUPS = {"find_user_id_by_email", "find_user_id_by_name_zip", "get_user_details",
+              "get_order_details", "get_product_details", "list_all_product_types", "calculate",
+              "think"}
+CS_ACTIONS = {"cancel_pending_order", "modify_pending_order_address", "modify_pending_order_items",
+              "modify_pending_order_payment", "modify_user_address", "return_delivered_order_items",
+              "exchange_delivered_order_items", "transfer_to_human_agents"}
+OPERATOR_TOOLS = {"get_user_profile", "predict_behavior", "recommend_products",
+                  "suggest_intervention", "query_segment", "search_knowledge"}
+ALLOWED: dict[str, set[str]] = {
+    "operator": OPERATOR_TOOLS | CS_LOOKUPS,
+    "customer": CS_LOOKUPS | CS_ACTIONS | {"recommend_products", "search_knowledge"},
+}
 
 
 class ToolError(Exception):
@@ -120,3 +146,27 @@ def get_tool(name: str) -> ToolSpec:
 def tools_for(role: Role) -> list[ToolSpec]:
     _load_all()
     return [spec for spec in _REGISTRY.values() if role in spec.roles]
+
+
+def role_specs(role: Role) -> list[ToolSpec]:
+    """The tools a conversation of this role is offered (and may call)."""
+    if role not in ALLOWED:
+        raise ToolError(f"unknown role {role!r}; use one of {', '.join(ALLOWED)}")
+    return [spec for spec in tools_for(role) if spec.name in ALLOWED[role]]
+
+
+def role_tools(role: Role) -> list[dict]:
+    """What the model is offered in a conversation of this role, as OpenAI function schemas:
+    the agent serves exactly these, the dialog training data and the evaluation use them."""
+    return [spec.openai_schema() for spec in role_specs(role)]
+
+
+def system_prompt(role: Role, short: bool = False) -> str:
+    """The role's system prompt as written in ``assistant/prompts/``: ``ROLE.md`` (the one the
+    agent sends), or ``ROLE_short.md`` (a shorter one the training dialogs also use)."""
+    name = f"{role}_short.md" if short else f"{role}.md"
+    return resources.files("assistant").joinpath("prompts", name).read_text().strip()
+
+
+# The short prompts, as the training data draws them (finetune/dialog/data.py).
+SHORT_PROMPTS: dict[str, str] = {role: system_prompt(role, short=True) for role in ROLES}

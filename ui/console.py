@@ -1,5 +1,6 @@
 """Gradio operator console: the assistant with streamed answers and collapsible tool steps,
-charts of tool results, and a user look-up panel. Login is the operator token (see app.py).
+charts of tool results, and a user look-up panel. Login is the operator token (see
+assistant/serve.py, which mounts it).
 
 Charts: a tool result with ``"chart": {"kind": "bar" | "line", "title", "x": [...], "y": [...]}``
 (query_segment's group table, a propensity-vs-population histogram, an uplift plan's Qini
@@ -17,7 +18,7 @@ import pandas as pd
 
 from assistant.agent import AgentEvent
 from assistant.api.service import ChatService, ModelUnavailableError
-from assistant.serve import demo_customer
+from knowledge.customer_records import demo_customer
 from tools.registry import ToolContext, ToolError, get_tool
 
 MAX_SHOWN_CHARS = 3000

@@ -1,14 +1,12 @@
-"""One FastAPI app: the REST API, the customer widget and demo shop page, the Gradio console."""
+"""The REST API as a FastAPI app: routes, CORS, rate limits, error bodies. The server
+(``assistant/serve.py``) mounts the customer widget and the operator console on it."""
 
 from __future__ import annotations
-
-from importlib import resources
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
 from slowapi.middleware import SlowAPIMiddleware
 
@@ -26,7 +24,9 @@ def _rate_limited(request: Request, err: RateLimitExceeded) -> JSONResponse:
                         status_code=429)
 
 
-def create_app(service: ChatService, console: bool = True) -> FastAPI:
+def create_app(service: ChatService) -> FastAPI:
+    """The REST API over ``service`` (``assistant.serve.build_app`` mounts the console and the
+    widget on it)."""
     app = FastAPI(title="shopmind", version="0.1.0",
                   description="Assistant for an online shop: chat (JSON or SSE), threads, "
                   "behaviour events. Operators: Bearer token; customers: signed session.")
@@ -40,25 +40,4 @@ def create_app(service: ChatService, console: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimitExceeded, _rate_limited)
     app.include_router(router)
-    web = resources.files("ui").joinpath("web")
-    app.mount("/widget", StaticFiles(directory=str(web)), name="widget")
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/console/" if console else "/docs")
-
-    @app.get("/demo", include_in_schema=False)
-    def demo() -> RedirectResponse:
-        return RedirectResponse("/widget/demo_shop.html")
-
-    if console:
-        import gradio as gr
-
-        from ui.console import build_console
-
-        app = gr.mount_gradio_app(
-            app, build_console(service), path="/console",
-            auth=lambda user, password: service.is_operator(password),
-            auth_message="Log in with any user name and the operator token as password "
-            "(printed by `shopmind serve`).")
     return app

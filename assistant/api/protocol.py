@@ -11,7 +11,10 @@ from assistant.agent import AgentEvent
 from assistant.store import StoredMessage
 
 
-class ChatRequest(BaseModel):
+# (the dialog model's own request is another class: assistant.backends.types.ChatRequest)
+class ChatTurnRequest(BaseModel):
+    """One turn of a conversation: what the user says, and in which thread."""
+
     message: str = Field(min_length=1, max_length=4000, description="What the user says.")
     thread_id: str | None = Field(
         None, description="Continue this conversation (operators); customers always talk in "

@@ -18,8 +18,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from assistant.api.protocol import (
     BehaviourEvent,
-    ChatRequest,
     ChatResponse,
+    ChatTurnRequest,
     EventAccepted,
     Health,
     SessionRequest,
@@ -122,14 +122,14 @@ def _thread(request: Request, who: Caller, thread_id: str | None) -> Thread:
 
 @router.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
 @limiter.limit(CHAT_LIMIT)
-def chat(request: Request, body: ChatRequest, who: Who) -> ChatResponse:
+def chat(request: Request, body: ChatTurnRequest, who: Who) -> ChatResponse:
     """One turn of a conversation; the whole answer with its tool calls as JSON."""
     return service(request).chat(_thread(request, who, body.thread_id), body.message)
 
 
 @router.post("/v1/chat/stream", tags=["chat"])
 @limiter.limit(CHAT_LIMIT)
-def chat_stream(request: Request, body: ChatRequest,
+def chat_stream(request: Request, body: ChatTurnRequest,
                 who: Who) -> EventSourceResponse:
     """The same turn as Server-Sent Events: `token`, `tool_call`, `tool_result`, `confirm`,
     then `final` (data = the event as JSON)."""

@@ -10,16 +10,16 @@ import secrets
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from langchain_core.language_models import BaseChatModel
 
 from assistant.agent import Agent, AgentEvent
 from assistant.api.protocol import BehaviourEvent, ChatResponse, EventAccepted, ThreadResponse
+from assistant.backends import ModelNotReady
 from assistant.store import Store, Thread
+from knowledge import customer_records, warehouse
 from knowledge.settings import Settings
-from tools.customer_service import open_warehouse
 
 SESSION_MAX_AGE_S = 24 * 3600
 
@@ -34,11 +34,6 @@ class NotFoundError(LookupError):
 
 class ModelUnavailableError(RuntimeError):
     """The dialog model cannot be loaded or reached (HTTP 503); the message says why."""
-
-
-def _naive_utc(ts: datetime) -> datetime:
-    """The warehouse stores naive UTC timestamps."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def store_path(settings: Settings):
@@ -75,6 +70,8 @@ class ChatService:
             if self._agent is None:
                 try:
                     model = self._model or self._model_factory(self.settings)
+                except ModelNotReady as err:  # training in the background: when it answers
+                    raise ModelUnavailableError(str(err)) from err
                 except Exception as err:  # any loader failure: say which model and why
                     raise ModelUnavailableError(
                         f"the dialog model ({self.backend_name()}) is not available: {err}") from err
@@ -92,12 +89,8 @@ class ChatService:
         """A signed session with its own thread; bound to ``customer_id`` at once when the
         shop's backend already signed the customer in, else they authenticate in the chat."""
         if customer_id is not None:
-            con = open_warehouse(self.settings, write=False)
-            try:
-                known = con.execute("SELECT 1 FROM users WHERE user_id = ?",
-                                    [customer_id]).fetchone()
-            finally:
-                con.close()
+            with warehouse.reading(self.settings.warehouse) as con:
+                known = customer_records.is_user(con, customer_id)
             if not known:
                 raise NotFoundError(f"customer {customer_id!r} is not a user of shop "
                                     f"{self.settings.shop!r}")
@@ -150,21 +143,13 @@ class ChatService:
     # -- behaviour events -----------------------------------------------------------------------
     def ingest_event(self, event: BehaviourEvent) -> EventAccepted:
         """Append one behaviour event to the warehouse; tools read it on their next call."""
-        con = open_warehouse(self.settings, write=True)
         try:
-            found = con.execute("SELECT category FROM products WHERE product_id = ?",
-                                [event.product_id]).fetchone()
-            if found is None:
-                raise NotFoundError(f"product {event.product_id!r} is not in the catalogue of "
-                                    f"shop {self.settings.shop!r}")
-            con.execute(
-                "INSERT INTO events (user_id, product_id, category, event_type, ts, session_id, "
-                "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [event.user_id, event.product_id, found[0], event.event_type,
-                 _naive_utc(event.ts or datetime.now(UTC)), event.session_id,
-                 event.quantity, event.price])
-        finally:
-            con.close()
+            category = warehouse.append_event(
+                self.settings.warehouse, event.user_id, event.product_id, event.event_type,
+                event.ts, event.session_id, event.quantity, event.price)
+        except warehouse.UnknownProductError as err:
+            raise NotFoundError(f"product {event.product_id!r} is not in the catalogue of "
+                                f"shop {self.settings.shop!r}") from err
         self.store.audit(None, "event_ingested", event.model_dump(mode="json"))
         return EventAccepted(user_id=event.user_id, product_id=event.product_id,
-                             category=found[0])
+                             category=category)

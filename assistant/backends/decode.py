@@ -1,6 +1,7 @@
 """A lean decode loop: one prefill, then one token per forward pass on a KV cache, under
-``torch.inference_mode``. For a 135M model on two cores, ``generate()``'s per-step bookkeeping
-costs about as much as the model, so the loop is kept to the minimum.
+``torch.inference_mode``. It is no faster than ``generate()`` at the same precision (bf16, 135M,
+2 cores: 32 tok/s either way, BENCHMARKS.md); it stays for the per-step logits hook (grammar,
+``tool_choice``) and token-by-token streaming.
 
 The cache of the previous request is kept: a new prompt that starts with the same tokens (the
 system prompt and tool list, earlier turns) only prefills what is new.
@@ -60,7 +61,7 @@ class PrefixCache:
 
 class Decoder:
     """Streams token ids for a prompt. ``hook(logits)`` may mask the logits of each step
-    (grammar constraints); ``observe(token)`` is told each chosen token."""
+    (grammar constraints); the caller sees each chosen token as it is yielded."""
 
     def __init__(self, model):
         self.model = model

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from knowledge.artifacts import utc_now
 from knowledge.settings import Settings
 
 SERVABLE = {"rfm", "logreg", "logreg-all", "lightgbm"}
@@ -32,7 +33,7 @@ class ModelMeta(BaseModel):
     train_seconds: float
     rows: dict[str, int] = Field(default_factory=dict)
     params: dict = Field(default_factory=dict)
-    created_at: str
+    created_at: str = Field(default_factory=utc_now)
 
 
 def task_dir(settings: Settings, shop: str, task: str) -> Path:
@@ -45,10 +46,6 @@ def new_version_dir(settings: Settings, shop: str, task: str, model: str) -> tup
     folder = task_dir(settings, shop, task) / version
     folder.mkdir(parents=True)
     return version, folder
-
-
-def write_meta(folder: Path, meta: ModelMeta) -> None:
-    (folder / "meta.json").write_text(meta.model_dump_json(indent=2))
 
 
 def list_versions(settings: Settings, shop: str, task: str) -> list[tuple[Path, ModelMeta]]:

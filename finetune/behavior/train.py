@@ -14,9 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from finetune.behavior.artifacts import ModelMeta, new_version_dir, write_meta
+from finetune.behavior.artifacts import ModelMeta, new_version_dir
 from finetune.behavior.data import Split, TaskData, TaskDataError, TaskSpec, load_task
 from knowledge import warehouse
+from knowledge.artifacts import write_meta
 from knowledge.settings import Settings
 
 MODELS = ["rfm", "logreg", "logreg-all", "lightgbm", "encoder-head", "encoder-full"]
@@ -71,7 +72,6 @@ def train_one(settings: Settings, shop: str, data: TaskData, name: str, data_end
         train_seconds=round(seconds, 3),
         rows={s: len(getattr(data, s)) for s in ("train", "val", "test")},
         params={**(encoder_options or {}), **info} if name.startswith("encoder") else info,
-        created_at=datetime.now().isoformat(timespec="microseconds"),
     )
     write_meta(folder, meta)
     return meta, folder

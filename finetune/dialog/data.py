@@ -1,5 +1,5 @@
 """Training dialogs and the held-out evaluation file for the dialog model, from the tool
-registry (tools.registry.tools_for), the phrasing families in phrasings.yaml and the shop's real
+registry (tools.registry.role_tools), the phrasing families in phrasings.yaml and the shop's real
 entities. Reproducible from a seed. Adding a tool to the registry and phrasings for it in the
 YAML adds its data; a registered tool without phrasings still appears in every tool list.
 
@@ -25,21 +25,17 @@ from typing import Any
 
 import yaml
 
-from assistant.tool_view import AWAITING_CONFIRMATION, model_view, result_text
 from finetune.dialog.entities import TOPICS, Entities, load_entities
 from finetune.dialog.outcomes import confirmed, outcome, with_headline
 from finetune.dialog.spoken import spoken
 from knowledge.segments import COUNTRY_ALIASES
 from knowledge.settings import Settings
+from tools.model_view import AWAITING_CONFIRMATION, model_view, result_text
+from tools.registry import SHORT_PROMPTS as SYSTEM
+from tools.registry import role_tools
 
 SLOT = re.compile(r"\{([a-z_.]+)\}")
 FREE_TEXT_ARGS = {"question", "summary", "thought"}  # not compared in evaluation
-SYSTEM = {
-    "operator": "You are shopmind, the assistant of the shop's operators (marketing, CRM, "
-                "support). Use the tools to answer with real data.",
-    "customer": "You are shopmind, the shop's customer-service assistant. Verify the customer "
-                "first, and ask for explicit confirmation (yes) before any change to an order.",
-}
 # Bitext intents whose first step is to look at an order (when an order id is given).
 ORDER_INTENTS = {"cancel_order", "change_order", "track_order", "get_refund", "track_refund"}
 FILLERS_BEFORE = ["hey, ", "hi, ", "hello! ", "quick question: ", "ok so ", "um, ", "pls ",
@@ -88,12 +84,6 @@ def agent_prompt(role: str) -> str | None:
     """The system prompt the agent (assistant/agent.py) sends, so training sees it."""
     path = resources.files("assistant").joinpath(f"prompts/{role}.md")
     return path.read_text().strip() if path.is_file() else None
-
-
-def role_tools(role: str) -> list[dict]:
-    from tools.registry import tools_for
-
-    return [spec.openai_schema() for spec in tools_for(role)]
 
 
 def call(name: str, args: dict) -> dict:

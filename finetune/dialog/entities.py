@@ -78,7 +78,9 @@ def _fill_gaps(ents: Entities, rng: random.Random) -> None:
             order_id = f"#W{rng.randrange(10**6, 10**7)}"
             ents.customers[uid] = {
                 "name": {"first_name": f, "last_name": l_}, "email": f"{f}.{l_}{i}@example.com"
-                .lower(), "address": {"zip": f"{rng.randrange(10000, 99999)}"},
+                .lower(), "address": {  # tau-bench's shape, as the served tool returns it
+                    "address1": f"{i + 1} Main Street", "address2": "", "city": "Springfield",
+                    "country": "USA", "state": "IL", "zip": f"{rng.randrange(10000, 99999)}"},
                 "payment_methods": {f"credit_card_{rng.randrange(10**6, 10**7)}": {}},
                 "orders": [order_id]}
             ents.orders[order_id] = {"order_id": order_id, "user_id": uid, "status": "pending",

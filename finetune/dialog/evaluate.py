@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assistant.backends.types import ChatRequest
-from finetune.dialog.data import role_tools
+from tools.registry import role_tools, system_prompt
 
 NONE = "(no call)"
 
@@ -156,11 +156,9 @@ def score_case(case: Case, result, seconds: float) -> CaseResult:
 def as_served(case: Case) -> list[dict[str, Any]]:
     """The case's messages as the agent sends them: its role's system prompt first (unless the
     case brings its own), so a score is the product's, not a bare template's."""
-    from assistant.agent import system_prompt
-
     if case.messages and case.messages[0].get("role") == "system":
         return case.messages
-    return [{"role": "system", "content": system_prompt(case.role).strip()}, *case.messages]
+    return [{"role": "system", "content": system_prompt(case.role)}, *case.messages]
 
 
 def evaluate_file(path: Path, client, limit: int | None = None,

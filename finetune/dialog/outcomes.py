@@ -13,12 +13,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from assistant.tool_view import AWAITING_CONFIRMATION
 from finetune.dialog.entities import Entities
 from knowledge.docs import Passage, chunk, default_policy
 from knowledge.features import describe_feature
 from tools.behavior import DEFAULT_HORIZON
 from tools.customer_service import safe_arithmetic
+from tools.model_view import AWAITING_CONFIRMATION
 from tools.profile import SEGMENTS
 from tools.registry import get_tool
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from rich.console import Console
 
 from finetune.recommend.als import ALS
@@ -23,6 +23,7 @@ from finetune.recommend.repeat import Repeat
 from finetune.recommend.sasrec import SASRec
 from finetune.recommend.text import Encoder, TextSimilarity
 from knowledge import warehouse
+from knowledge.artifacts import replaced, utc_now, write_meta
 from knowledge.product_index import current_product_index, data_version, recommend_dir
 from knowledge.settings import Settings
 
@@ -37,7 +38,6 @@ console = Console()
 class RecommendMeta(BaseModel):
     shop: str
     data_version: str
-    created_at: str
     trained_until: str
     items: int
     users: int
@@ -47,6 +47,7 @@ class RecommendMeta(BaseModel):
     components: list[str]
     weights: dict[str, dict[str, float]]  # protocol -> component -> weight
     validation: dict[str, dict[str, float]]  # protocol -> hybrid metrics on the validation window
+    created_at: str = Field(default_factory=utc_now)
 
 
 def make_components(half_life_days: float, sasrec_seconds: float, encoder: Encoder | None,
@@ -122,28 +123,23 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
     models = make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
                              sasrec_epochs)
     folder = recommend_dir(settings)
-    staging = folder.with_name(folder.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    for model in models:
-        model.fit(full)
-        model.save(staging / model.name)
-    (staging / "items.json").write_text(json.dumps(full.items))
-    meta = RecommendMeta(
-        shop=settings.shop, data_version=version,
-        created_at=datetime.now(UTC).isoformat(),
-        trained_until=datetime.fromtimestamp(end, UTC).isoformat(),
-        items=full.n_items, users=len(full.histories), events=len(events),
-        valid_days=valid_days, als_alpha=alpha, components=[m.name for m in models], weights=weights,
-        validation=validation,
-    )
-    (staging / "meta.json").write_text(meta.model_dump_json(indent=2))
-    # swap in (meta.json last, so a reader never sees new meta with old models), keeping the
-    # text index built above
-    for child in sorted(staging.iterdir(), key=lambda path: path.name == "meta.json"):
-        target = folder / child.name
-        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-        child.rename(target)
-    staging.rmdir()
+    # built beside the current one and swapped in whole, with the text index built above
+    with replaced(folder) as staging:
+        staging.mkdir()
+        for model in models:
+            model.fit(full)
+            model.save(staging / model.name)
+        if (folder / "text_index").is_dir():
+            shutil.copytree(folder / "text_index", staging / "text_index")
+        (staging / "items.json").write_text(json.dumps(full.items))
+        meta = RecommendMeta(
+            shop=settings.shop, data_version=version,
+            trained_until=datetime.fromtimestamp(end, UTC).isoformat(),
+            items=full.n_items, users=len(full.histories), events=len(events),
+            valid_days=valid_days, als_alpha=alpha, components=[m.name for m in models],
+            weights=weights, validation=validation,
+        )
+        write_meta(staging, meta)
     return meta
 
 

@@ -5,10 +5,7 @@ covariates are pre-treatment and fixed), so the tool looks them up instead of re
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from finetune.uplift.data import Campaign, FeatureSpec
 from finetune.uplift.policy import Calibration, Economics
+from knowledge.artifacts import replaced, utc_now, write_meta
 from knowledge.settings import Settings
 
 
@@ -35,7 +33,7 @@ class UpliftMeta(BaseModel):
         None, description="synthetic shop: held-out correlation and PEHE vs the true effects")
     data_version: str | None = Field(None, description="when the warehouse was imported")
     train_seconds: float
-    created_at: str
+    created_at: str = Field(default_factory=utc_now)
 
 
 @dataclass
@@ -64,21 +62,13 @@ def save(settings: Settings, meta: UpliftMeta, model, calibration: Calibration,
          scores: Scores) -> Path:
     root = shop_dir(settings, meta.shop)
     final = root / meta.campaign.campaign_id
-    tmp = root / f".{meta.campaign.campaign_id}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    with open(tmp / "model.pkl", "wb") as handle:
-        pickle.dump(model, handle)
-    calibration.save(tmp / "calibration.npz")
-    np.savez(tmp / "scores.npz", user_ids=scores.user_ids, uplift=scores.uplift)
-    (tmp / "meta.json").write_text(meta.model_dump_json(indent=2))
-    if final.exists():
-        old = root / f".{meta.campaign.campaign_id}.{os.getpid()}.old"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
+    with replaced(final) as tmp:
+        tmp.mkdir()
+        with open(tmp / "model.pkl", "wb") as handle:
+            pickle.dump(model, handle)
+        calibration.save(tmp / "calibration.npz")
+        np.savez(tmp / "scores.npz", user_ids=scores.user_ids, uplift=scores.uplift)
+        write_meta(tmp, meta)
     _write_index(root)
     return final
 
@@ -90,7 +80,7 @@ def _write_index(root: Path) -> None:
         entries[meta.campaign.campaign_id] = {
             "channel": meta.campaign.channel, "model": meta.model, "outcome": meta.outcome,
             "created_at": meta.created_at}
-    (root / "meta.json").write_text(json.dumps({"campaigns": entries}, indent=2))
+    write_meta(root, {"campaigns": entries})
 
 
 def list_models(root: Path) -> list[UpliftMeta]:

@@ -8,7 +8,6 @@ effects where the data has them) is measured on the 30%, which also calibrates t
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +106,7 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
         rows={"train": len(train), "test": len(test)},
         metrics=per_arm_metrics(exp, test, uplift, outcome),
         true_effect=true_effect_metrics(exp, test, uplift),
-        data_version=data_version(path), train_seconds=round(time.perf_counter() - started, 2),
-        created_at=datetime.now().isoformat(timespec="seconds"))
+        data_version=data_version(path), train_seconds=round(time.perf_counter() - started, 2))
     scores = artifacts.Scores.of(exp.user_ids, model.predict(X))
     artifacts.save(settings, meta, model, calibration, scores)
     return meta

@@ -1,4 +1,4 @@
-"""Import time and peak memory of every source: `python bench/import.py [--repeats 3]`.
+"""Import time and peak memory of every source: `python bench/importing.py [--repeats 3]`.
 
 Each run imports one source into a fresh warehouse in its own subprocess and reports its wall
 time, its CPU time (user + system, all threads: less disturbed than wall time on a shared
