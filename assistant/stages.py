@@ -103,13 +103,17 @@ def _build_dialog(settings: Settings) -> str:
     return build_default(settings)
 
 
+class StageError(RuntimeError):
+    """A stage cannot run here; the message says why and what to do."""
+
+
 def check_endpoint(settings: Settings, timeout: float = 10.0) -> str:
     """With backend_url set no dialog model is trained: the endpoint must answer /models and
     serve settings.dialog_model (when it lists models)."""
     import httpx
 
     url = settings.backend_url.rstrip("/") + "/models"
-    key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
+    key = settings.backend_key
     try:
         response = httpx.get(url, timeout=timeout,
                              headers={"Authorization": f"Bearer {key}"} if key else {})
@@ -122,10 +126,6 @@ def check_endpoint(settings: Settings, timeout: float = 10.0) -> str:
         raise StageError(f"backend_url serves {', '.join(served)}, not dialog_model "
                          f"{settings.dialog_model!r}; set dialog_model to one of them")
     return f"using {settings.backend_url} ({', '.join(served) or 'model list empty'})"
-
-
-class StageError(RuntimeError):
-    """A stage cannot run here; the message says why and what to do."""
 
 
 def check_memory(settings: Settings) -> str | None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def backend_key(self) -> str | None:
+        """The plain backend_api_key, for the one request header that needs it."""
+        return self.backend_api_key.get_secret_value() if self.backend_api_key else None
+
+    @property
     def warehouse(self) -> Path:
         """The warehouse file of the active shop."""
         return self.warehouse_path or self.warehouse_dir / f"{self.shop}.duckdb"

@@ -31,9 +31,8 @@ def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
     if settings.backend_url:
         from langchain_openai import ChatOpenAI
 
-        key = settings.backend_api_key.get_secret_value() if settings.backend_api_key else None
         return ChatOpenAI(base_url=settings.backend_url, model=settings.dialog_model,
-                          api_key=key or "not-needed", temperature=0, **kwargs)
+                          api_key=settings.backend_key or "not-needed", temperature=0, **kwargs)
     from assistant.backends.langchain_local import LocalChatModel
     from finetune.dialog.base import dialog_model_path
     from finetune.dialog.train import is_built, read_progress
