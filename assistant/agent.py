@@ -14,6 +14,10 @@ The model proposes tool calls; this module decides what runs:
   (assistant/customer_reply.py); the store and the audit log keep what really happened.
 Every turn streams events (tokens, tool calls, tool results) and is written to the store as it
 happens.
+
+While a person holds a customer thread (``store.HELD``, assistant/desk.py) the model is not
+called: the customer's message is stored and the turn is a ``handoff`` event; a yes to a held
+write action only marks it confirmed, for the operator to approve (``run_approved``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, ToolCallLimitMiddleware, wrap_model_call
@@ -46,7 +50,7 @@ from assistant.customer_reply import (
     withheld,
 )
 from assistant.roles import check_call
-from assistant.store import Store, StoredMessage, Thread
+from assistant.store import HELD, Store, StoredMessage, Thread
 from knowledge.settings import Settings
 from tools.customer_service import preview
 from tools.model_view import AWAITING_CONFIRMATION, model_view, result_text
@@ -67,7 +71,7 @@ YES = re.compile(r"^\s*(yes|y|yes please|yes,? (please|go ahead|do it|proceed|co
 class AgentEvent(BaseModel):
     """One streamed event of a turn."""
 
-    type: Literal["token", "tool_call", "tool_result", "confirm", "final"]
+    type: Literal["token", "tool_call", "tool_result", "confirm", "handoff", "final"]
     text: str = ""
     name: str | None = None
     args: dict | None = None
@@ -181,12 +185,23 @@ def offer_as_trained(role: str):
     return offer
 
 
+class DeskHooks(Protocol):
+    """What the agent tells the support desk (``assistant.desk.Desk``)."""
+
+    def request(self, thread_id: str, by: str, summary: str | None = None) -> Any: ...
+
+    def customer_wrote(self, thread: Thread, text: str) -> Thread: ...
+
+    def notice(self, thread: Thread) -> str: ...
+
+
 class Agent:
     def __init__(self, settings: Settings, model: BaseChatModel, store: Store,
-                 max_tool_steps: int = 6, max_history: int = 30):
+                 max_tool_steps: int = 6, max_history: int = 30, desk: DeskHooks | None = None):
         self.settings = settings
         self.model = model
         self.store = store
+        self.desk = desk
         self.max_tool_steps = max_tool_steps
         self.max_history = max_history  # messages the model sees (small models, small contexts)
 
@@ -203,6 +218,8 @@ class Agent:
             self.store.bind_customer(thread.thread_id, ctx.customer_id)
             thread.customer_id = ctx.customer_id
         self.store.audit(thread.thread_id, "tool_call", {"name": spec.name, "args": args})
+        if "handoff_summary" in ctx.extras and self.desk is not None:  # transfer_to_human_agents
+            self.desk.request(thread.thread_id, by="model", summary=ctx.extras["handoff_summary"])
         return result
 
     def _guarded(self, thread: Thread, turn: _Turn, spec: ToolSpec, args: dict) -> str:
@@ -262,7 +279,7 @@ class Agent:
             result, content, error = str(err), f"Error: {err}", True
         turn.saw_result(content, error)
         if not error:
-            turn.done_action = describe_action(**pending)
+            turn.done_action = describe_action(pending["name"], pending["args"])
         self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
             {"id": call_id, "name": pending["name"], "args": pending["args"]}])
         self.store.add_message(thread.thread_id, "tool", content, tool_call_id=call_id,
@@ -270,10 +287,39 @@ class Agent:
         yield AgentEvent(type="tool_result", name=pending["name"], call_id=call_id,
                          result=result, error=error)
 
+    def run_approved(self, thread_id: str) -> list[AgentEvent]:
+        """An operator approved the held action the customer confirmed (assistant/desk.py):
+        run exactly it, in the customer's scope. Refuses an action without the customer's yes."""
+        thread = self.store.thread(thread_id)
+        if not (thread.pending and thread.pending.get("confirmed")):
+            raise ToolError("no write action confirmed by the customer is waiting in this thread")
+        return list(self._run_confirmed(thread, _Turn(thread.role)))
+
+    def _while_held(self, thread: Thread, text: str) -> Iterator[AgentEvent]:
+        """A person answers this thread: the message is stored, the model is not called. An
+        explicit yes to a held write action marks it confirmed (the operator may then approve
+        it); anything else drops an action not yet confirmed, as in a turn with the model."""
+        pending = thread.pending
+        if pending and not pending.get("confirmed"):
+            if is_explicit_yes(text):
+                self.store.set_pending(thread.thread_id, pending | {"confirmed": True})
+                self.store.audit(thread.thread_id, "confirmed_for_operator", pending)
+            else:
+                self.store.set_pending(thread.thread_id, None)
+                self.store.audit(thread.thread_id, "declined", pending)
+        notice = self.desk.notice(thread) if self.desk is not None else ""
+        yield AgentEvent(type="handoff", text=notice, name=thread.status)
+        yield AgentEvent(type="final", text="")
+
     # -- one turn -----------------------------------------------------------------------------
     def stream(self, thread_id: str, text: str) -> Iterator[AgentEvent]:
         thread = self.store.thread(thread_id)
         self.store.add_message(thread_id, "user", text)
+        if thread.role == "customer" and self.desk is not None:
+            thread = self.desk.customer_wrote(thread, text)
+        if thread.role == "customer" and thread.status in HELD:
+            yield from self._while_held(thread, text)
+            return
         turn = _Turn(thread.role)
         if thread.pending:
             if is_explicit_yes(text):
@@ -315,6 +361,9 @@ class Agent:
             yield AgentEvent(type="confirm", text=ask, name=turn.pending["name"],
                              args=turn.pending["args"])
             answer = f"{answer}\n\n{ask}".strip()
+        if thread.role == "customer" and (now := self.store.thread(thread_id)).status in HELD:
+            yield AgentEvent(type="handoff", name=now.status,  # the model transferred them
+                             text=self.desk.notice(now) if self.desk is not None else "")
         yield AgentEvent(type="final", text=answer)
 
     def _for_customer(self, thread_id: str, turn: _Turn, answer: str) -> str:

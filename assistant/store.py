@@ -1,5 +1,8 @@
 """Conversation store: threads, messages (with tool calls and results) and an audit log, in SQLite.
 
+A customer thread also has a desk status (``bot``, ``waiting_for_human``, ``human``,
+``resolved``, see assistant/desk.py); messages an operator wrote carry their ``author``.
+
 WAL mode and one committed transaction per write, so a killed process loses no message that
 was already stored. The audit log masks emails, addresses and payment details; messages keep
 the conversation as it was (the customer and operators with access to the thread see it).
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -24,7 +27,11 @@ CREATE TABLE IF NOT EXISTS threads (
     role        TEXT NOT NULL,
     customer_id TEXT,
     pending     TEXT,              -- the write action waiting for the customer's yes (JSON)
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'bot',  -- bot | waiting_for_human | human | resolved
+    status_at   TEXT,              -- when the status last changed, in µs (the queue's order)
+    assignee    TEXT,              -- the operator holding the thread (status human)
+    summary     TEXT               -- why it was handed to a person
 );
 CREATE TABLE IF NOT EXISTS messages (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,9 +42,11 @@ CREATE TABLE IF NOT EXISTS messages (
     tool_call_id TEXT,             -- tool: the call it answers
     name         TEXT,             -- tool: tool name
     status       TEXT,             -- tool: ok | error
-    created_at   TEXT NOT NULL
+    created_at   TEXT NOT NULL,
+    author       TEXT              -- assistant messages written by a person: the operator's name
 );
 CREATE INDEX IF NOT EXISTS messages_thread ON messages(thread_id, id);
+CREATE INDEX IF NOT EXISTS threads_status ON threads(status, status_at);
 CREATE TABLE IF NOT EXISTS audit (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     thread_id  TEXT,
@@ -48,6 +57,13 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 MaskRole = Literal["user", "assistant", "tool"]
+ThreadStatus = Literal["bot", "waiting_for_human", "human", "resolved"]
+# a person is answering (or about to): the model is not called (assistant/desk.py)
+HELD: tuple[ThreadStatus, ...] = ("waiting_for_human", "human")
+# columns added after the first release: (table, column, declaration) for older files
+_ADDED_COLUMNS = (("threads", "status", "TEXT NOT NULL DEFAULT 'bot'"),
+                  ("threads", "status_at", "TEXT"), ("threads", "assignee", "TEXT"),
+                  ("threads", "summary", "TEXT"), ("messages", "author", "TEXT"))
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PAYMENT_ID = re.compile(r"\b(credit_card|paypal|gift_card)_\d+\b")
 _SECRET_KEYS = {"address1", "address2", "city", "zip", "last_four", "brand", "balance",
@@ -82,6 +98,7 @@ class StoredMessage(BaseModel):
     name: str | None = None
     status: str | None = None
     created_at: str
+    author: str | None = None  # set when a person (an operator) wrote it
 
 
 class Thread(BaseModel):
@@ -90,6 +107,23 @@ class Thread(BaseModel):
     customer_id: str | None = None
     pending: dict | None = None
     created_at: str
+    status: ThreadStatus = "bot"
+    status_at: str | None = None
+    assignee: str | None = None
+    summary: str | None = None
+
+
+class ThreadSummary(BaseModel):
+    """A thread as the operators' inbox lists it."""
+
+    thread_id: str
+    customer_id: str | None
+    status: ThreadStatus
+    status_at: str | None
+    assignee: str | None
+    summary: str | None
+    last_at: str = Field(description="When the last message was written (or the thread began).")
+    last_message: str = Field(description="The start of the last user or person message.")
 
 
 class ThreadNotFoundError(KeyError):
@@ -108,7 +142,15 @@ class Store:
         self._lock = threading.Lock()
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA synchronous=FULL")
+        self._migrate()
         self._con.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Add the columns a file written by an older version lacks (before the new indexes)."""
+        for table, column, declaration in _ADDED_COLUMNS:
+            columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({table})")}
+            if columns and column not in columns:
+                self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
@@ -125,8 +167,8 @@ class Store:
     # threads
     def new_thread(self, role: str, customer_id: str | None = None) -> Thread:
         thread_id = uuid.uuid4().hex
-        self._write("INSERT INTO threads VALUES (?, ?, ?, NULL, ?)",
-                    (thread_id, role, customer_id, _now()))
+        self._write("INSERT INTO threads (thread_id, role, customer_id, created_at) "
+                    "VALUES (?, ?, ?, ?)", (thread_id, role, customer_id, _now()))
         return self.thread(thread_id)
 
     def thread(self, thread_id: str) -> Thread:
@@ -146,18 +188,59 @@ class Store:
         self._write("UPDATE threads SET pending = ? WHERE thread_id = ?",
                     (json.dumps(pending) if pending else None, thread_id))
 
+    # desk status
+    def set_status(self, thread_id: str, status: ThreadStatus, *, allowed_from: tuple[str, ...],
+                   assignee: str | None = None, summary: str | None = None) -> bool:
+        """Move a customer thread to ``status`` if it is now in one of ``allowed_from``, in one
+        statement (two operators taking the same thread: one wins). False when it was not.
+        ``summary`` is kept when None."""
+        with self._lock:
+            cur = self._con.execute(
+                f"UPDATE threads SET status = ?, status_at = ?, assignee = ?, "
+                f"summary = coalesce(?, summary) WHERE thread_id = ? AND role = 'customer' "
+                f"AND status IN ({', '.join('?' * len(allowed_from))})",
+                (status, datetime.now(UTC).isoformat(timespec="microseconds"), assignee,
+                 summary, thread_id, *allowed_from))
+            return cur.rowcount == 1
+
+    def queue_position(self, thread_id: str) -> int | None:
+        """1 for the thread waiting longest; None when the thread is not waiting."""
+        rows = self._read(
+            "SELECT count(*) FROM threads w, threads t WHERE t.thread_id = ? "
+            "AND t.status = 'waiting_for_human' AND w.status = 'waiting_for_human' "
+            "AND (w.status_at < t.status_at OR (w.status_at = t.status_at "
+            "AND w.rowid <= t.rowid))", (thread_id,))
+        return rows[0][0] or None
+
+    def threads_by_status(self, statuses: tuple[str, ...], limit: int = 100) -> list[ThreadSummary]:
+        """Customer threads in these statuses, the most recently active first."""
+        rows = self._read(
+            "SELECT t.thread_id, t.customer_id, t.status, t.status_at, t.assignee, t.summary, "
+            "coalesce(max(m.created_at), t.created_at) AS last_at, "
+            "(SELECT substr(content, 1, 200) FROM messages l WHERE l.thread_id = t.thread_id "
+            " AND (l.role = 'user' OR l.author IS NOT NULL) ORDER BY l.id DESC LIMIT 1) "
+            "AS last_message "
+            "FROM threads t LEFT JOIN messages m USING (thread_id) "
+            f"WHERE t.role = 'customer' AND t.status IN ({', '.join('?' * len(statuses))}) "
+            "GROUP BY t.thread_id ORDER BY last_at DESC LIMIT ?", (*statuses, limit))
+        return [ThreadSummary(**(dict(r) | {"last_message": r["last_message"] or ""}))
+                for r in rows]
+
     # messages
     def add_message(self, thread_id: str, role: MaskRole, content: str, *,
                     tool_calls: list[dict] | None = None, tool_call_id: str | None = None,
-                    name: str | None = None, status: str | None = None) -> int:
+                    name: str | None = None, status: str | None = None,
+                    author: str | None = None) -> int:
         return self._write(
             "INSERT INTO messages (thread_id, role, content, tool_calls, tool_call_id, name, "
-            "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, created_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (thread_id, role, content, json.dumps(tool_calls) if tool_calls else None,
-             tool_call_id, name, status, _now()))
+             tool_call_id, name, status, _now(), author))
 
-    def messages(self, thread_id: str) -> list[StoredMessage]:
-        rows = self._read("SELECT * FROM messages WHERE thread_id = ? ORDER BY id", (thread_id,))
+    def messages(self, thread_id: str, after_id: int = 0) -> list[StoredMessage]:
+        """The thread's messages in order; only those after message ``after_id`` if given."""
+        rows = self._read("SELECT * FROM messages WHERE thread_id = ? AND id > ? ORDER BY id",
+                          (thread_id, after_id))
         out = []
         for row in rows:
             data = dict(row)

@@ -9,6 +9,12 @@ session sends its turns one after another (sign in by email, then ask about an o
 per-request latency (p50/p99), errors, and writes bench/results/load.json (one entry per
 kind of run: ``local_backend``, or ``no_model_baseline`` with --no-model-baseline, where a
 scripted test model stands in for the LLM to show what the rest of the stack costs).
+
+    .venv/bin/python bench/load.py --no-model-baseline --handoff 5   # 15 chat + 5 handed off
+
+``--handoff N``: N of the sessions ask for a person instead, while the others chat, and one
+operator answers them (bench/handoff.py); the entry gets a ``handoff`` part (errors, lost
+messages, model answers while a person held a thread) and its key a ``_handoff`` suffix.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `knowledge` is the package, not bench/knowledge.py
 
+from bench import handoff
 from bench.common import write_results
 from knowledge import warehouse
 from knowledge.settings import load_settings
@@ -126,6 +133,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="per request, seconds")
     parser.add_argument("--max-tokens", type=int, default=64,
                         help="longest model reply per call (bounds the run on a small CPU)")
+    parser.add_argument("--handoff", type=int, default=0,
+                        help="of the sessions, how many ask for a person (bench/handoff.py)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="settings override KEY=VALUE")
     parser.add_argument("--no-model-baseline", action="store_true",
@@ -160,8 +169,17 @@ def main() -> None:
     while not server.started:
         time.sleep(0.05)
     load_before = os.getloadavg()
-    latencies, errors, wall = asyncio.run(_run(f"http://127.0.0.1:{port}", customers,
-                                               args.turns, args.timeout))
+    url = f"http://127.0.0.1:{port}"
+    chatting, handed_off = customers[:len(customers) - args.handoff], \
+        customers[len(customers) - args.handoff:]
+
+    async def both():
+        return await asyncio.gather(
+            _run(url, chatting, args.turns, args.timeout),
+            handoff.run(url, service.operator_token, [email for email, _ in handed_off],
+                        service.store, args.timeout) if args.handoff else asyncio.sleep(0))
+
+    (latencies, errors, wall), desk = asyncio.run(both())
     server.should_exit = True
     tool_calls = Counter(f"{r['event']}:{r['detail'].get('name')}" for r in service.store.audit_log()
                          if r["event"] in ("tool_call", "tool_refused", "confirm_asked"))
@@ -170,7 +188,8 @@ def main() -> None:
         "command": "python bench/load.py " + " ".join(
             [f"--sessions {args.sessions}", f"--turns {args.turns}",
              f"--max-tokens {args.max_tokens}"] + [f"--set {o}" for o in args.overrides]
-            + (["--no-model-baseline"] if args.no_model_baseline else [])),
+            + (["--no-model-baseline"] if args.no_model_baseline else [])
+            + ([f"--handoff {args.handoff}"] if args.handoff else [])),
         "load_average_1m": {"before": round(load_before[0], 1),
                             "after": round(os.getloadavg()[0], 1)},
         "shop": settings.shop,
@@ -178,7 +197,7 @@ def main() -> None:
         else service.backend_name(),
         "sessions": args.sessions, "turns_per_session": args.turns,
         "max_tokens": args.max_tokens,
-        "requests": args.sessions * args.turns, "ok": len(latencies), "errors": len(errors),
+        "requests": len(chatting) * args.turns, "ok": len(latencies), "errors": len(errors),
         "error_samples": errors[:5], "model_load_s": round(load_s, 2),
         "latency_s": {"p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99),
                       "mean": statistics.fmean(latencies) if latencies else None,
@@ -188,8 +207,11 @@ def main() -> None:
         "rate_limit": CHAT_LIMIT,
         "tool_calls": tool_calls,
     }
+    if args.handoff:
+        result["handoff"] = desk
     runs = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.is_file() else {}
-    runs["no_model_baseline" if args.no_model_baseline else "local_backend"] = result
+    key = "no_model_baseline" if args.no_model_baseline else "local_backend"
+    runs[key + ("_handoff" if args.handoff else "")] = result
     write_results(RESULTS, "load", runs=runs)
     print(json.dumps(result, indent=2))
 

@@ -9,11 +9,16 @@ package may import it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_CONFIG_FILE = Path("shopmind.yaml")
 
@@ -86,11 +91,47 @@ class Settings(BaseSettings):
         "real tool name, enum arguments spelled exactly.",
     )
     seed: int = Field(42, description="Seed for data generation, splits and training.")
+    gate_bootstrap: int = Field(
+        1000, ge=100,
+        description="Promotion gate: paired bootstrap resamples of the newest labelled window "
+        "(docs/models.md).",
+    )
+    gate_level: float = Field(
+        0.95, gt=0.5, lt=1,
+        description="Promotion gate: confidence level of the bootstrap interval of the "
+        "candidate-minus-serving difference.",
+    )
+    gate_auc_margin: float = Field(
+        0.0, ge=0,
+        description="Promotion gate: a candidate is refused when its whole AUC-difference "
+        "interval lies below -margin (0 = any AUC loss the interval is sure of).",
+    )
+    gate_ece_margin: float = Field(
+        0.0, ge=0,
+        description="Promotion gate: a candidate is refused when its whole ECE-difference "
+        "interval lies above margin (0 = any calibration loss the interval is sure of).",
+    )
+    drift_psi_threshold: float = Field(
+        0.2, gt=0,
+        description="`shopmind drift`: a feature whose population stability index between the "
+        "training window and the current users reaches this is flagged (0.1 = watch, 0.25 = "
+        "large, by the usual rule of thumb).",
+    )
+    drift_label_shift: float = Field(
+        0.05, gt=0,
+        description="`shopmind drift`: flag the task when the positive rate of the newest "
+        "labelled window differs from the training windows' by at least this (absolute).",
+    )
     synthetic_users: int = Field(3000, description="Synthetic shop: number of customers.")
     synthetic_products: int = Field(400, description="Synthetic shop: catalogue size.")
     synthetic_days: int = Field(365, description="Synthetic shop: days of history.")
     synthetic_end: str = Field(
         "2026-10-31", description="Synthetic shop: last day of history (YYYY-MM-DD)."
+    )
+    import_max_reject_fraction: float = Field(
+        0.1, ge=0, le=1,
+        description="Own-shop imports (shop, shopify, transactions): a file with a larger share "
+        "of rejected rows fails the whole import; its rejects are in the import_rejects table.",
     )
     host: str = Field("127.0.0.1", description="Address the UI and API listen on.")
     port: int = Field(7860, description="Port of the UI and API.")
@@ -102,6 +143,51 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(
         None, description="Secret that signs customer sessions; generated at start-up when empty."
     )
+    customer_signing_secret: SecretStr | None = Field(
+        None,
+        description="Secret the shop's backend shares with shopmind to vouch for a signed-in "
+        "customer: the widget tag carries data-shopmind-customer=ID and "
+        "data-shopmind-signature=hex HMAC-SHA256(secret, ID), and its session is bound to that "
+        "customer without an e-mail step (docs/desk.md). Empty = no widget is bound this way "
+        "(secret: never printed or logged).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        ["*"],
+        description="Shop origins allowed to call the API from a browser (the widget), e.g. "
+        "https://shop.example.com; several separated by commas. * = any origin.",
+    )
+    handoff_webhook_url: str | None = Field(
+        None,
+        description="URL that receives every handoff event (a customer waiting for a person, "
+        "taken, handed back, resolved, a customer message while a person holds the thread) as a "
+        "signed JSON POST, e.g. a Chatwoot or Zendesk bridge (docs/desk.md). Empty = none.",
+    )
+    handoff_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret that signs handoff webhook bodies (header X-Shopmind-Signature: "
+        "t=UNIX_TIME,v1=hex HMAC-SHA256(secret, 't.body')). Needed when handoff_webhook_url is "
+        "set (secret: never printed or logged).",
+    )
+    widget_events_per_minute: int = Field(
+        30, ge=1,
+        description="How many behaviour events (view, cart, purchase) one customer session may "
+        "post per minute through the widget's shopmind.track().",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        """``"https://a.example, https://b.example"`` (an environment variable, --set) -> a list."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_its_secret(self) -> Settings:
+        if self.handoff_webhook_url and not self.handoff_webhook_secret:
+            raise ValueError("handoff_webhook_url is set but handoff_webhook_secret is empty: "
+                             "set a secret so that the receiver can check each event")
+        return self
 
     @model_validator(mode="after")
     def _dialog_model_of_the_preset(self) -> Settings:

@@ -545,6 +545,7 @@ class TransferArgs(BaseModel):
       "user's issue. Only transfer if the user explicitly asks for a human agent, or if the user's "
       "issue cannot be resolved by the agent with the available tools.", TransferArgs, CUSTOMER)
 def transfer_to_human_agents(ctx: ToolContext, args: TransferArgs) -> dict:
-    """The hand-over itself is the call: the agent's audit log keeps the summary and the
-    thread holds the conversation for the human agent."""
+    """The tool only asks: the agent sees ``handoff_summary`` and puts the thread in the support
+    desk's queue (assistant/desk.py); the result stays tau-bench's."""
+    ctx.extras["handoff_summary"] = args.summary
     return {"result": "Transfer successful"}

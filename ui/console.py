@@ -1,6 +1,6 @@
 """Gradio operator console: the assistant with streamed answers and collapsible tool steps,
-charts of tool results, and a user look-up panel. Login is the operator token (see
-assistant/serve.py, which mounts it).
+charts of tool results, a user look-up panel, and the support desk's Inbox (``ui/inbox.py``).
+Login is the operator token (see assistant/serve.py, which mounts it).
 
 Charts: a tool result with ``"chart": {"kind": "bar" | "line", "title", "x": [...], "y": [...]}``
 (query_segment's group table, a propensity-vs-population histogram, an uplift plan's Qini
@@ -9,7 +9,6 @@ curve, ...) is drawn next to the conversation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,16 +18,8 @@ import pandas as pd
 from assistant.agent import AgentEvent
 from assistant.api.service import ChatService, ModelUnavailableError
 from knowledge.customer_records import demo_customer
-from tools.registry import ToolContext, ToolError, get_tool
-
-MAX_SHOWN_CHARS = 3000
-
-
-def _pretty(value: Any) -> str:
-    text = json.dumps(value, indent=2, default=str) if not isinstance(value, str) else value
-    if len(text) > MAX_SHOWN_CHARS:
-        text = text[:MAX_SHOWN_CHARS] + "\n... (truncated)"
-    return f"```json\n{text}\n```"
+from ui.inbox import build_inbox
+from ui.records import customer_record, pretty
 
 
 def chart_frame(result: Any) -> tuple[pd.DataFrame, str, str] | None:
@@ -52,14 +43,14 @@ def render_turn(history: list, events: Iterator[AgentEvent]) -> Iterator[tuple[l
     for event in events:
         if event.type == "tool_call":
             steps[event.call_id] = gr.ChatMessage(
-                role="assistant", content=f"arguments\n{_pretty(event.args)}",
+                role="assistant", content=f"arguments\n{pretty(event.args)}",
                 metadata={"title": f"🛠 {event.name}", "status": "pending", "id": event.call_id})
             history.append(steps[event.call_id])
         elif event.type == "tool_result":
             step = steps.get(event.call_id)
             if step is not None:
                 label = "error" if event.error else "result"
-                step.content += f"\n{label}\n{_pretty(event.result)}"
+                step.content += f"\n{label}\n{pretty(event.result)}"
                 step.metadata["status"] = "done"
                 if event.error:
                     step.metadata["title"] += " (refused)"
@@ -107,14 +98,7 @@ def build_console(service: ChatService) -> gr.Blocks:
             yield shown, bar, line, thread.thread_id, ""
 
     def look_up(user_id: str) -> tuple[str, str]:
-        ctx = ToolContext(service.settings, role="operator")
-        panels = []
-        for name in ("get_user_profile", "get_user_details"):
-            try:
-                panels.append(_pretty(get_tool(name).invoke(ctx, {"user_id": user_id.strip()})))
-            except ToolError as err:
-                panels.append(f"{name}: {err}")
-        return panels[0], panels[1]
+        return customer_record(service, user_id)
 
     with gr.Blocks(title="shopmind console") as console:
         gr.Markdown("## shopmind operator console")
@@ -144,4 +128,6 @@ def build_console(service: ChatService) -> gr.Blocks:
                 details = gr.Markdown(label="customer-service record")
             for trigger in (user.submit, go.click):
                 trigger(look_up, user, [profile, details])
+        with gr.Tab("Inbox"):
+            build_inbox(service)
     return console

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from slowapi.errors import RateLimitExceeded
 from slowapi.middleware import SlowAPIMiddleware
 
+from assistant.api.desk_routes import router as desk_router
 from assistant.api.routes import limiter, router
 from assistant.api.service import ChatService
 
@@ -34,10 +35,13 @@ def create_app(service: ChatService) -> FastAPI:
     limiter.reset()  # counts start at zero for each app (one app per process)
     app.state.limiter = limiter
     app.add_middleware(SlowAPIMiddleware)
-    # the widget runs on the shop's own pages: allow cross-origin calls (no cookies are used)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+    # the widget runs on the shop's own pages: cross-origin calls from the shop's origins
+    # (settings.cors_origins; no cookies are used)
+    app.add_middleware(CORSMiddleware, allow_origins=service.settings.cors_origins,
+                       allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type", "X-Session", "Authorization"])
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimitExceeded, _rate_limited)
     app.include_router(router)
+    app.include_router(desk_router)
     return app

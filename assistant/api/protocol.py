@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.agent import AgentEvent
-from assistant.store import StoredMessage
+from assistant.desk import DeskStatus
+from assistant.store import StoredMessage, ThreadStatus, ThreadSummary
 
 
 # (the dialog model's own request is another class: assistant.backends.types.ChatRequest)
@@ -32,8 +33,13 @@ class ChatResponse(BaseModel):
 class SessionRequest(BaseModel):
     customer_id: str | None = Field(
         None, min_length=1, max_length=200,
-        description="Bind the session to this customer now (needs the operator token: for a "
-        "shop backend that has signed its customer in). Empty = they authenticate in the chat.")
+        description="Bind the session to this customer now: with the operator token (a shop "
+        "backend, server to server) or with `signature` (the widget of a signed-in customer). "
+        "Empty = they authenticate in the chat.")
+    signature: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Hex HMAC-SHA256(customer_signing_secret, customer_id), computed by the "
+        "shop's backend (docs/desk.md). A wrong one binds nothing (403).")
 
 
 class SessionResponse(BaseModel):
@@ -46,11 +52,39 @@ class ThreadResponse(BaseModel):
     role: Literal["operator", "customer"]
     customer_id: str | None
     awaiting_confirmation: dict | None
-    messages: list[StoredMessage]
+    status: ThreadStatus = Field(description="Who answers: bot, waiting_for_human, human, "
+                                 "resolved (customer threads; operators' own stay bot).")
+    assignee: str | None = None
+    messages: list[StoredMessage] = Field(
+        description="Messages with `author` set were written by a person (an operator).")
+
+
+class ThreadList(BaseModel):
+    threads: list[ThreadSummary]
+
+
+class OperatorAction(BaseModel):
+    operator: str = Field("operator", min_length=1, max_length=80,
+                          description="Who does it, as the customer and the audit log see it.")
+
+
+class OperatorReply(OperatorAction):
+    message: str = Field(min_length=1, max_length=4000, description="What the customer reads.")
+
+
+class ThreadUpdate(BaseModel):
+    """One event of GET /v1/threads/{id}/updates."""
+
+    type: Literal["status", "message"]
+    cursor: int = Field(description="The last message id seen: send it as `after` to resume.")
+    desk: DeskStatus | None = None
+    message: StoredMessage | None = None
 
 
 class BehaviourEvent(BaseModel):
-    user_id: str = Field(min_length=1, max_length=200)
+    user_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Operators: required. Customer sessions: leave out (their signed-in customer).")
     product_id: str = Field(min_length=1, max_length=200)
     event_type: Literal["view", "click", "cart", "fav", "purchase"]
     ts: datetime | None = Field(None, description="When it happened; default now (UTC).")

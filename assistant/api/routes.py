@@ -26,7 +26,12 @@ from assistant.api.protocol import (
     SessionResponse,
     ThreadResponse,
 )
-from assistant.api.service import AccessError, ChatService, ModelUnavailableError
+from assistant.api.service import (
+    AccessError,
+    ChatService,
+    ModelUnavailableError,
+    TooManyEventsError,
+)
 from assistant.store import Thread
 
 CHAT_LIMIT = "60/minute"
@@ -92,15 +97,23 @@ def new_session(request: Request, body: SessionRequest | None = None,
                 authorization: Annotated[str | None, Header()] = None) -> SessionResponse:
     """Start a customer conversation. The widget calls it without a body: the customer then
     authenticates in the chat (email, or name and zip code). A shop backend that has already
-    signed its customer in sends `customer_id` with the operator token instead."""
+    signed its customer in sends `customer_id` with the operator token instead, and the widget
+    of a signed-in customer sends `customer_id` with the `signature` the shop's backend made."""
     svc = service(request)
     customer_id = body.customer_id if body else None
-    if customer_id is not None:
-        token = (authorization or "").partition(" ")[2].strip()
-        if not svc.is_operator(token):
-            raise HTTPException(403, "binding a session to a customer_id needs the operator token")
+    token = (authorization or "").partition(" ")[2].strip()
     try:
-        session, thread = svc.new_customer_session(customer_id)
+        if customer_id is not None and svc.is_operator(token):
+            session, thread = svc.new_customer_session(customer_id)
+        elif customer_id is not None and body.signature:
+            session, thread = svc.verified_session(customer_id, body.signature)
+        elif customer_id is not None:
+            raise HTTPException(403, "binding a session to a customer_id needs the operator token "
+                                     "or the shop's signature of the id")
+        else:
+            session, thread = svc.new_customer_session(None)
+    except AccessError as err:
+        raise HTTPException(403, str(err)) from err
     except LookupError as err:
         raise HTTPException(404, str(err)) from err
     return SessionResponse(session=session, thread_id=thread.thread_id)
@@ -153,10 +166,20 @@ def get_thread(request: Request, thread_id: str, who: Who) -> ThreadResponse:
 
 
 @router.post("/v1/events", response_model=EventAccepted, tags=["data"])
-def ingest_event(request: Request, event: BehaviourEvent,
-                 who: Annotated[Caller, Depends(operator)]) -> EventAccepted:
-    """Record a behaviour event (view, click, cart, fav, purchase) in the warehouse at once."""
+def ingest_event(request: Request, event: BehaviourEvent, who: Who) -> EventAccepted:
+    """Record a behaviour event (view, click, cart, fav, purchase) in the warehouse at once.
+    Operators name the user; a customer session (the widget's `shopmind.track`) records events
+    for its signed-in customer only, rate-limited per session."""
+    svc = service(request)
     try:
-        return service(request).ingest_event(event)
+        if who.role == "customer":
+            return svc.customer_event(who.thread, event)
+        return svc.ingest_event(event)
+    except AccessError as err:
+        raise HTTPException(403, str(err)) from err
+    except TooManyEventsError as err:
+        raise HTTPException(429, f"{err}; wait a moment and retry") from err
+    except ValueError as err:
+        raise HTTPException(422, f"invalid request: {err}") from err
     except LookupError as err:
         raise HTTPException(404, str(err)) from err
