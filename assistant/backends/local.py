@@ -4,7 +4,9 @@ model, any ChatML instruct checkpoint) behind ``chat`` / ``stream``.
 Tool calls are generated in the Hermes format of the chat template and parsed into OpenAI
 ``tool_calls``. ``tool_choice`` is honoured by steering the first token: ``none`` forbids
 ``<tool_call>``, ``required`` and a named tool force it (and, when constrained, the guide only
-offers the named tool). With ``constrained=True`` every call is grammar-constrained JSON.
+offers the named tool). With ``constrained=True`` every call is grammar-constrained JSON, and
+with ``grounded=True`` (the default) its identifiers are copied from the conversation
+(``grounding.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 
 from assistant.backends.constrain import ToolCallGuide
 from assistant.backends.decode import Decoder, Sampling
+from assistant.backends.grounding import GroundedCall, Grounding
 from assistant.backends.types import ChatRequest, ChatResult, StreamDelta
 from finetune.dialog.format import END_OF_TURN, TOOL_CALL_START, parse_hermes
 
@@ -75,12 +78,13 @@ class LocalBackend:
     """One model in this process; one request at a time (a lock), each streamed token by token."""
 
     def __init__(self, path: str | Path, constrained: bool = False,
-                 precision: Precision = "fp32", threads: int | None = None):
+                 precision: Precision = "fp32", threads: int | None = None,
+                 grounded: bool = True):
         if threads:
             torch.set_num_threads(threads)
         self.name = Path(path).name
         self.tokenizer, self.model = load_model(path, precision)
-        self.constrained = constrained
+        self.constrained, self.grounded = constrained, grounded
         self.decoder = Decoder(self.model)
         self.lock = threading.Lock()
         vocab = self.tokenizer.get_vocab()
@@ -132,7 +136,10 @@ class LocalBackend:
         sampling = Sampling(request.max_tokens, request.temperature, request.top_p, request.seed)
         with self.lock:
             prompt = self.prompt_ids(request)
-            state = _CallState(self, tools, constrained and bool(tools), force, forbid)
+            grounding = (Grounding(tools, request.messages)
+                         if constrained and tools and self.grounded else None)
+            state = _CallState(self, tools, constrained and bool(tools), force, forbid,
+                               grounding)
             ids: list[int] = []
             shown, finish = "", "length"
             for token in self.decoder.run(prompt, sampling, self.stop_ids, state.hook):
@@ -163,19 +170,24 @@ def _first_stop(text: str, stops: list[str]) -> int | None:
 
 class _CallState:
     """Steers one generation: forces or forbids ``<tool_call>`` and runs the grammar guide
-    inside each call when constrained."""
+    inside each call when constrained; with a ``grounding``, a call no offered tool can make
+    (each needs an identifier nobody gave) is forbidden and identifiers are grounded."""
 
     def __init__(self, backend: LocalBackend, tools: list[dict[str, Any]], constrained: bool,
-                 force: bool, forbid: bool):
+                 force: bool, forbid: bool, grounding: Grounding | None = None):
         self.backend, self.tools, self.constrained = backend, tools, constrained
-        self.force, self.forbid = force, forbid
+        self.grounding = grounding
+        self.force = force
+        self.forbid = forbid or (grounding is not None and not grounding.names and not force)
         self.guide: ToolCallGuide | None = None
+        self.grounded: GroundedCall | None = None
         self.first = True
 
     def hook(self, logits: torch.Tensor) -> torch.Tensor:
         call_id = self.backend.call_id
         if self.guide is not None:
-            return self.guide.mask(logits)
+            logits = self.guide.mask(logits)
+            return self.grounded.mask(logits) if self.grounded is not None else logits
         if call_id is None:
             return logits
         if self.first and self.force:
@@ -191,7 +203,11 @@ class _CallState:
         self.first = False
         if self.guide is not None:
             self.guide.advance(token)
+            if self.grounded is not None:
+                self.grounded.advance(token)
             if self.guide.done:
-                self.guide = None
+                self.guide = self.grounded = None
         elif token == self.backend.call_id and self.constrained:
             self.guide = ToolCallGuide(self.backend.tokenizer, self.tools)
+            if self.grounding is not None:
+                self.grounded = GroundedCall(self.grounding, self.backend.tokenizer)

@@ -11,11 +11,11 @@ import typer
 def train_dialog_command(
     ctx: typer.Context,
     preset: str | None = typer.Option(
-        None, help="full (60-minute box) or quick (20-minute box), both full fine-tuning "
-        "(default: setting dialog_preset)."),
+        None, help="full (408 steps) or quick (160 steps), both full fine-tuning; budgets are "
+        "steps, so a slow CPU gets the same model, later (default: setting dialog_preset)."),
     out: Path | None = typer.Option(None, help="Artifact folder (default artifacts/dialog/PRESET)."),
     steps: int | None = typer.Option(None, help="Override the preset's number of steps."),
-    minutes: float | None = typer.Option(None, help="Override the preset's time box."),
+    minutes: float | None = typer.Option(None, help="Opt-in time box in minutes: stop (and anneal the LR) by then."),
     lr: float | None = typer.Option(None, help="Override the preset's learning rate."),
     base: Path | None = typer.Option(
         None, help="Start from this HF folder (another checkpoint, or a previous artifact) "

@@ -1,0 +1,87 @@
+"""Decode-time grounding (assistant/backends/grounding.py): identifiers come from the
+conversation. The scanner and the allowed sets on hand-written text; the mask on the tiny random
+model with the real tokenizer, where only grounding can make a random model write a real id."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.backends.grounding import Grounding, _Scan, identifier_values
+from assistant.backends.local import LocalBackend
+from assistant.backends.types import ChatRequest
+from tests.dialog_samples import TOOLS
+
+SYSTEM = {"role": "system", "content": "Example: order #W0000000, user 12345."}
+
+
+def test_identifier_values_come_from_user_messages_and_earlier_calls_not_the_system_prompt():
+    messages = [
+        SYSTEM,
+        {"role": "user", "content": "I'm amy.lee@example.com, where is order #W2611340?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"function": {
+            "name": "find_user_id_by_email", "arguments": '{"email": "amy.lee@example.com"}'}}]},
+        {"role": "tool", "content": '"amy_lee_4812"'},
+    ]
+    values = identifier_values(messages)
+    assert values["email"] == {"amy.lee@example.com"}
+    assert {"#W2611340", "W2611340", "amy_lee_4812"} <= values["order_id"]
+    assert "12345" not in values["user_id"] and "#W0000000" not in values["order_id"]
+    assert not any("@" in v for v in values["user_id"])
+
+
+def test_a_tool_whose_required_identifier_nobody_gave_cannot_be_called():
+    grounding = Grounding(TOOLS, [{"role": "user", "content": "What is my order status?"}])
+    assert grounding.names == []
+    grounding = Grounding(TOOLS, [{"role": "user", "content": "Will customer 16029 buy?"}])
+    assert set(grounding.names) == {"get_order_details", "predict_behavior"}
+    assert grounding.keys["predict_behavior"] == ["user_id", "event", "horizon_days"]
+
+
+def test_optional_identifier_without_a_value_is_dropped_from_the_allowed_keys():
+    tool = {"type": "function", "function": {"name": "recommend", "parameters": {
+        "type": "object", "properties": {"user_id": {"type": "string"},
+                                         "query": {"type": "string"}}}}}
+    grounding = Grounding([tool], [{"role": "user", "content": "something for camping"}])
+    assert grounding.names == ["recommend"] and grounding.keys["recommend"] == ["query"]
+
+
+@pytest.mark.parametrize("text, ok", [
+    ('{"name": "predict_behavior", "arguments": {"user_id": "160', True),
+    ('{"name": "predict_behavior", "arguments": {"user_id": "16029"}}', True),
+    ('{"name": "predict_behavior", "arguments": {"user_id": "16030"', False),  # invented
+    ('{"name": "predict_behavior", "arguments": {"user_id": "160"', False),  # a prefix only
+    ('{"name": "predict_beh', True),
+    ('{"name": "get_user_profile"', False),  # not offered
+    ('{"name": "predict_behavior", "arguments": {"event": "churn", "horizon_days": 42}}', True),
+    ('{"name": "predict_behavior", "arguments": {"user_id": "16\\"', False),  # escape is text
+])
+def test_scanner_accepts_grounded_calls_and_rejects_invented_identifiers(text, ok):
+    grounding = Grounding(TOOLS, [{"role": "user", "content": "Will customer 16029 buy?"}])
+    assert (grounding.feed(_Scan(), text) is not None) is ok
+
+
+@pytest.fixture(scope="module")
+def grounded(tiny_dialog_model):
+    return LocalBackend(tiny_dialog_model, constrained=True, grounded=True)
+
+
+def test_random_model_writes_only_identifiers_from_the_conversation(grounded):
+    ask = [{"role": "user", "content": "Will customer 16029 buy? Or check order #A77."}]
+    allowed = identifier_values(ask)["user_id"]
+    for seed in range(4):
+        result = grounded.chat(ChatRequest(messages=ask, tools=TOOLS, tool_choice="required",
+                                           temperature=1.0, seed=seed, max_tokens=80))
+        assert result.tool_calls, result
+        args = json.loads(result.tool_calls[0]["function"]["arguments"])
+        ids = [v for k, v in args.items() if k in {"user_id", "order_id"}]
+        assert ids and all(v in allowed for v in ids), args
+
+
+def test_no_call_is_generated_when_no_tool_has_its_identifier(grounded):
+    ask = [{"role": "user", "content": "what is the status of my order?"}]
+    for seed in range(3):
+        result = grounded.chat(ChatRequest(messages=ask, tools=TOOLS, temperature=1.0,
+                                           seed=seed, max_tokens=20))
+        assert result.tool_calls == [] and "<tool_call>" not in result.content
