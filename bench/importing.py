@@ -28,7 +28,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from knowledge.importers import SOURCES, default_source_dir
+from knowledge.importers import OWN_SHOP_SOURCES, SOURCES, default_source_dir
 from knowledge.settings import load_settings
 
 RESULTS = REPO / "bench" / "results" / "import.json"
@@ -109,7 +109,8 @@ def measure(source: str, data_dir: Path, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sources", nargs="*", default=list(SOURCES))
+    parser.add_argument("--sources", nargs="*",  # own-shop sources: bench/own_shop.py
+                        default=[s for s in SOURCES if s not in OWN_SHOP_SOURCES])
     args = parser.parse_args()
     settings = load_settings()
     data_dir = settings.data_dir.resolve()

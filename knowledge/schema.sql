@@ -159,3 +159,25 @@ CREATE TABLE IF NOT EXISTS segments (
     description  VARCHAR,
     created_at   TIMESTAMP NOT NULL
 );
+
+-- Rows an own-shop import (shop, shopify, transactions) could not take: one row per rejected
+-- raw row with the file, its line (header = line 1), the shopmind table and column, and why.
+-- A re-import of the same file replaces that file's rows.
+CREATE TABLE IF NOT EXISTS import_rejects (
+    file         VARCHAR NOT NULL,
+    line         BIGINT,
+    tbl          VARCHAR,
+    col          VARCHAR,
+    reason       VARCHAR NOT NULL,
+    value        VARCHAR
+);
+
+-- Rows an own-shop import made up from other tables (a product only order lines name, a user
+-- only orders name). Their values (title, price; country) are recomputed from every stored
+-- row on each import, so two exports imported one after the other equal one import of both;
+-- a customers or products file that names the row takes it over.
+CREATE TABLE IF NOT EXISTS derived_rows (
+    tbl          VARCHAR NOT NULL,
+    key          VARCHAR NOT NULL,
+    PRIMARY KEY (tbl, key)
+);

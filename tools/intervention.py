@@ -250,7 +250,8 @@ def _for_user(settings: Settings, user_id: str, models: list[Loaded],
     }
 
 
-def _for_segment(settings: Settings, segment, models: list[Loaded], channel, budget, max_users):
+def _decide(settings: Settings, segment, models: list[Loaded], channel, budget, max_users):
+    """The segment's users, their scores per campaign, and the chosen (user, arm) plan."""
     from tools.segments import resolve_segment
 
     members = resolve_segment(settings, segment)
@@ -264,7 +265,25 @@ def _for_segment(settings: Settings, segment, models: list[Loaded], channel, bud
                         f"randomised experiment the models cover ({names}), or inside its "
                         "trained population; no effect estimate is given for them")
     options = Options.build(usable, channel)
-    decision = choose(options.value, options.cost, budget, max_users)
+    return members, scored, usable, options, choose(options.value, options.cost, budget,
+                                                     max_users)
+
+
+def plan_rows(settings: Settings, segment: str | dict[str, Any] | None = None,
+              channel: str | None = None, budget: float | None = None,
+              max_users: int | None = None) -> list[dict[str, Any]]:
+    """Every user the plan treats, with the campaign arm to send them (the whole plan, not just
+    the top users the tool shows): what a shop's e-mail or ad tool needs as a list."""
+    models = _models(settings, channel)
+    _, _, _, options, decision = _decide(settings, {} if segment is None else segment, models,
+                                         channel, budget, max_users)
+    rows = [options.describe(r, c) for r, c in zip(decision.rows, decision.column)]
+    return sorted(rows, key=lambda row: (row["campaign"], row["arm"], row["user_id"]))
+
+
+def _for_segment(settings: Settings, segment, models: list[Loaded], channel, budget, max_users):
+    members, scored, usable, options, decision = _decide(settings, segment, models, channel,
+                                                         budget, max_users)
     draws, by_arm = [], {}
     model_estimate = {"conversions": 0.0, "revenue": 0.0}
     for s in usable:

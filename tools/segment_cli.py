@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -98,3 +99,41 @@ def list_command(ctx: typer.Context) -> None:
     for row in rows:
         row["filters"] = json.dumps(row["filters"])
     console.print(_table(f"saved segments in {settings.warehouse}", rows))
+
+
+@segment_app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    out: str = typer.Option(..., help="CSV file to write: user_id, campaign, arm, "
+                             "estimated_uplift, expected_incremental_profit, cost."),
+    segment: str | None = typer.Option(None, help="A saved segment's name (default: everyone)."),
+    filters: str | None = typer.Option(None, help=FILTERS_HELP),
+    channel: str | None = typer.Option(None, help="Only arms of this channel: email, coupon, ad."),
+    budget: float | None = typer.Option(None, help="Total contact cost allowed."),
+    max_users: int | None = typer.Option(None, help="Treat at most this many users."),
+) -> None:
+    """Export suggest_intervention's plan as a CSV of user ids per arm, for the shop's e-mail
+    or ad tool (needs an uplift model: `shopmind train uplift`)."""
+    import csv
+
+    from tools.intervention import plan_rows
+    from tools.registry import ToolError
+
+    settings: Settings = ctx.obj
+    target = segment if segment else (_filters(filters).given() if filters else None)
+    try:
+        rows = plan_rows(settings, target, channel, budget, max_users)
+    except ToolError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from err
+    columns = ["user_id", "campaign", "arm", "estimated_uplift", "expected_incremental_profit",
+               "cost"]
+    with Path(out).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[f"{row['campaign']}:{row['arm']}"] = counts.get(f"{row['campaign']}:{row['arm']}", 0) + 1
+    console.print(f"wrote {len(rows):,} users to {out}: "
+                  + (", ".join(f"{arm} {n:,}" for arm, n in counts.items()) or "nobody to treat"))

@@ -95,7 +95,9 @@ def load_experiment(path: Path, campaign_id: str | None = None) -> Experiment:
         campaigns = {c.campaign_id: c for c in randomized_campaigns(con)}
         if not campaigns:
             raise ExperimentError(f"warehouse {path} holds no randomised campaign with assignments; "
-                                  "import one (`shopmind data import hillstrom` or `synthetic`)")
+                                  "import one (`shopmind data import hillstrom` or `synthetic`, "
+                                  "or the shop's own experiment: tables.assignments in shop.yaml, "
+                                  "docs/own_shop.md)")
         if campaign_id is None:
             if len(campaigns) > 1:
                 raise ExperimentError(f"warehouse {path} holds several randomised campaigns "

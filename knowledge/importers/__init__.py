@@ -3,7 +3,9 @@
 An importer is ``run(con, source_dir, settings) -> ImportReport``: it reads raw files from
 ``source_dir`` and replaces the tables it owns in the open warehouse connection. The CLI
 wraps the call in ``warehouse.atomic_update`` so a failure never leaves a half-written
-warehouse behind.
+warehouse behind. The own-shop sources (``shop``, ``shopify``, ``transactions``; see
+``own_shop``) merge by key instead of replacing, and take optional keyword options
+(``progress``; the presets also ``timezone`` and ``currency``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ SOURCES: dict[str, tuple[str, str | None]] = {
     "taobao": ("knowledge.importers.taobao", "taobao_userbehavior_head"),
     "hillstrom": ("knowledge.importers.hillstrom", "hillstrom_email"),
     "tau_bench_retail": ("knowledge.importers.tau_bench_retail", "tau_bench_retail"),
+    # a shop's own data, merged incrementally (--path: shop.yaml, or the export file)
+    "shop": ("knowledge.importers.own_shop", None),
+    "shopify": ("knowledge.importers.shopify", None),
+    "transactions": ("knowledge.importers.transactions", None),
 }
+OWN_SHOP_SOURCES = ("shop", "shopify", "transactions")
 
 
 class UnknownSourceError(ValueError):
@@ -46,4 +53,4 @@ def default_source_dir(source: str, settings: Settings) -> Path:
     return settings.data_dir / folder if folder else Path(".")
 
 
-__all__ = ["SOURCES", "DataFileError", "ImportReport", "UnknownSourceError", "get_importer"]
+__all__ = ["OWN_SHOP_SOURCES", "SOURCES", "DataFileError", "ImportReport", "UnknownSourceError", "get_importer"]

@@ -35,6 +35,13 @@ class ImportReport(BaseModel):
         description="counts in the raw files (lines, ids, ...), to compare with the SOURCE.md",
     )
     notes: list[str] = Field(default_factory=list)
+    counts: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="own-shop imports: read / inserted / updated / unchanged / rejected per table",
+    )
+    rejects: list[dict] = Field(
+        default_factory=list, description="own-shop imports: the first rejected rows (file, "
+        "line, table, column, reason, value); all of them are in the import_rejects table")
 
 
 def require_file(path: Path) -> Path:
