@@ -99,3 +99,20 @@ def test_cli_evaluates_a_model_folder(tiny_dialog_model, tmp_path):
     missing = CliRunner().invoke(app, ["eval", "toolcalls", str(tmp_path / "nope.jsonl"),
                                        "--model", str(tiny_dialog_model)])
     assert missing.exit_code != 0 and "not found" in missing.output
+
+
+def test_arguments_count_as_the_tool_receives_them_and_the_stricter_score_is_kept(tmp_path):
+    cases = [
+        {"id": "words", "role": "operator", "messages": [{"role": "user", "content": "six weeks"}],
+         "expected": [{"name": "predict_behavior",
+                       "arguments": {"user_id": "17855", "horizon_days": 42}}]},
+        {"id": "wrong", "role": "operator", "messages": [{"role": "user", "content": "x"}],
+         "expected": [{"name": "predict_behavior",
+                       "arguments": {"user_id": "17855", "horizon_days": 42}}]},
+    ]
+    call = '<tool_call>{"name": "predict_behavior", "arguments": %s}</tool_call>'
+    replies = [call % '{"user_id": "#17855", "horizon_days": "six weeks"}',
+               call % '{"user_id": "17856", "horizon_days": "six weeks"}']
+    summary = evaluate_file(write(tmp_path, cases), Scripted(replies)).summary()
+    assert summary["tool_call_accuracy"] == 0.5  # "#17855" is user 17855, six weeks is 42 days
+    assert summary["tool_call_accuracy_as_written"] == 0.0

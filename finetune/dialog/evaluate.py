@@ -1,8 +1,10 @@
 """`shopmind eval toolcalls FILE.jsonl --model PATH`: score tool calls against an evaluation
 file in the DESIGN.md format. Per case: tool name match; every expected argument present and
-equal after normalisation (strings trimmed and case-folded, numbers as numbers); extra
-arguments allowed; JSON validity of every emitted call. ``expected: []`` cases measure
-irrelevance (no call is right)."""
+equal after normalisation (strings trimmed and case-folded, numbers as numbers), either as
+written or as the tool receives it (both sides through the tool's own input validation: "#17855"
+is user 17855, "six weeks" is 42 days, an omitted default is the default); extra arguments
+allowed; JSON validity of every emitted call. ``expected: []`` cases measure irrelevance (no
+call is right). ``tool_call_accuracy_as_written`` keeps the stricter, text-only comparison."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assistant.backends.types import ChatRequest
-from tools.registry import role_tools, system_prompt
+from tools.registry import ToolError, get_tool, role_tools, system_prompt
 
 NONE = "(no call)"
 
@@ -39,6 +41,7 @@ class CaseResult(BaseModel):
     predicted: str
     name_ok: bool
     args_ok: bool
+    args_as_written: bool  # the arguments match without the tool's validation
     correct: bool
     valid_json: int
     invalid_json: int
@@ -68,6 +71,7 @@ class Report(BaseModel):
             "model": self.model, "cases": len(self.cases),
             "overall_accuracy": _mean(c.correct for c in self.cases),
             "tool_call_accuracy": _mean(c.correct for c in calls),
+            "tool_call_accuracy_as_written": _mean(c.correct and c.args_as_written for c in calls),
             "tool_name_accuracy": _mean(c.name_ok for c in calls),
             "argument_accuracy": _mean(c.args_ok for c in named),
             "irrelevance_accuracy": _mean(c.correct for c in empty),
@@ -116,6 +120,22 @@ def args_match(expected: dict[str, Any], got: dict[str, Any]) -> bool:
     return True
 
 
+def as_tool_receives(name: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """``args`` after ``name``'s input validation, or None when the tool would refuse them."""
+    try:
+        return get_tool(name).input_model.model_validate(args).model_dump()
+    except (ToolError, ValidationError):
+        return None
+
+
+def served_args_match(name: str, expected: dict[str, Any], got: dict[str, Any]) -> bool:
+    """``args_match`` on the values the tool would run with (only the expected keys count)."""
+    want, have = as_tool_receives(name, expected), as_tool_receives(name, got)
+    if want is None or have is None:
+        return False
+    return args_match({k: want[k] for k in expected if k in want}, have)
+
+
 def read_cases(path: Path) -> list[Case]:
     if not path.is_file():
         raise EvalFileError(f"{path}: evaluation file not found")
@@ -140,14 +160,16 @@ def score_case(case: Case, result, seconds: float) -> CaseResult:
     predicted, args = (calls[0][0], calls[0][1]) if calls else (NONE, None)
     invalid = len(getattr(result, "invalid_tool_calls", []))
     if want is None:
-        name_ok = args_ok = not calls and not invalid
+        name_ok = args_ok = written = not calls and not invalid
     else:
         name_ok = predicted == want["name"]
-        args_ok = name_ok and args_match(want.get("arguments", {}), args or {})
+        expected_args = want.get("arguments", {})
+        written = name_ok and args_match(expected_args, args or {})
+        args_ok = written or (name_ok and served_args_match(predicted, expected_args, args or {}))
     return CaseResult(
         id=case.id, kind=case.kind, expected=want["name"] if want else NONE,
         predicted=predicted if not invalid or calls else "(invalid json)",
-        name_ok=name_ok, args_ok=args_ok, correct=name_ok and args_ok and not invalid,
+        name_ok=name_ok, args_ok=args_ok, args_as_written=written, correct=name_ok and args_ok and not invalid,
         valid_json=len(calls), invalid_json=invalid, seconds=round(seconds, 3),
         arguments=args, content=result.content[:300],
     )
