@@ -17,7 +17,10 @@ from rich.table import Table
 from assistant.model_server.cli import serve_model_command
 from assistant.serve import serve_command
 from assistant.stages import up_command
+from finetune.behavior.drift_cli import drift_command
 from finetune.cli import eval_app, train_app
+from finetune.registry_cli import app as models_app
+from finetune.retrain import retrain_command
 from knowledge.cli import app as data_app
 from knowledge.cli import index_app
 from knowledge.settings import Settings, SettingsError, load_settings, parse_overrides
@@ -40,6 +43,9 @@ app.command("serve")(serve_command)
 app.command("serve-model")(serve_model_command)
 app.add_typer(segment_app, name="segment")
 app.command("search-knowledge")(search_knowledge_command)
+app.add_typer(models_app, name="models")
+app.command("drift")(drift_command)
+app.command("retrain")(retrain_command)
 
 
 @app.callback()

@@ -28,7 +28,7 @@ def test_cutoffs_step_back_from_the_test_cutoff(shop_settings):
     con = duckdb.connect(str(shop_settings.warehouse), read_only=True)
     test, val, train = plan_cutoffs(con, SPEC)
     assert f"{test:%Y-%m-%d}" == "2024-06-19"  # day after the last event minus 30 days
-    assert (test - val).days == 30 and [(val - c).days for c in train] == [20, 40, 60]
+    assert (test - val).days == 30 and [(val - c).days for c in train] == [30, 50, 70]
     data = load_task(con, SPEC)
     assert data.train.cutoffs.max() < data.val.cutoffs.min() < data.test.cutoffs.min()
     with pytest.raises(TaskDataError, match="data ends before"):

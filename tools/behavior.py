@@ -1,7 +1,8 @@
 """`predict_behavior`: how likely a user is to purchase, churn or click, and why.
 
-Scores come from the newest servable (tabular) model of the task, applied to features built
-from the warehouse *as it is now* (cutoff = midnight after its last event), so a new event for
+Scores come from the task's serving (tabular) model (the registry's, `serving_version`) through
+its calibrator (fitted on the validation window), applied to features built from the warehouse
+*as it is now* (cutoff = midnight after its last event), so a new event for
 the user changes the next prediction. Churn within H days is 1 - P(purchase within H days),
 served by the purchase model of that horizon. `population_scores` scores every current user
 once per warehouse state and model version (the percentile, and the segment tool's
@@ -20,8 +21,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
-from finetune.behavior.artifacts import ModelMeta, latest_servable, trained_tasks
+from finetune.behavior.artifacts import (
+    ModelMeta,
+    latest_servable,
+    serving_version,
+    trained_tasks,
+)
+from finetune.behavior.calibration import Calibrator
 from finetune.behavior.tabular import BIAS, TabularModel
+from finetune.registry import RegistryError
 from knowledge import warehouse
 from knowledge.features import build_features, data_cutoff, describe_feature
 from knowledge.settings import Settings
@@ -31,6 +39,9 @@ from tools.registry import ToolContext, ToolError, tool
 Event = Literal["purchase", "churn", "click"]
 DEFAULT_HORIZON = {"purchase": 30, "churn": 90, "click": 30}
 TOP_FACTORS = 5
+# One user's features and the population's are separate DuckDB aggregations whose float sums may
+# differ in the last bits (parallel order); a continuous model carries that into the score.
+TIE = 1e-9
 
 
 class PredictBehaviorArgs(BaseModel):
@@ -50,10 +61,11 @@ class Served:
     meta: ModelMeta
     model: TabularModel
     churn: bool  # report 1 - P(purchase)
+    calibrator: Calibrator
 
 
 _lock = threading.Lock()
-_models: dict[Path, TabularModel] = {}
+_models: dict[Path, tuple[TabularModel, Calibrator]] = {}
 _features: dict[tuple, pd.DataFrame] = {}
 _scores: dict[tuple, pd.DataFrame] = {}
 
@@ -72,7 +84,10 @@ def served_model(settings: Settings, event: str = "purchase",
     if event not in DEFAULT_HORIZON:
         raise ToolError(f"unsupported event {event!r}; use one of {', '.join(DEFAULT_HORIZON)}")
     task, churn = _task(event, horizon_days)
-    found = latest_servable(settings, settings.shop, task)
+    try:
+        found = serving_version(settings, settings.shop, task)
+    except RegistryError as err:
+        raise ToolError(str(err)) from err
     if found is None:
         kind = task.split("_")[0]
         have = [t.split("_")[1].removesuffix("d") for t in trained_tasks(settings, settings.shop)
@@ -86,8 +101,9 @@ def served_model(settings: Settings, event: str = "purchase",
     folder, meta = found
     with _lock:
         if folder not in _models:
-            _models[folder] = TabularModel.load(folder)
-        return Served(folder, meta, _models[folder], churn)
+            _models[folder] = (TabularModel.load(folder), Calibrator.load(folder))
+        model, calibrator = _models[folder]
+        return Served(folder, meta, model, churn, calibrator)
 
 
 def _state(settings: Settings) -> tuple:
@@ -108,7 +124,7 @@ def open_shop(settings: Settings):
 
 
 def _probability(served: Served, features: pd.DataFrame) -> np.ndarray:
-    p = served.model.predict(features)
+    p = served.calibrator(served.model.predict(features))
     return 1 - p if served.churn else p
 
 
@@ -188,12 +204,14 @@ def predict(settings: Settings, user_id: str, event: str = "purchase",
         "event": event,
         "horizon_days": served.meta.horizon_days,
         "probability": round(probability, 4),
-        "percentile": round(float((population <= probability).mean() * 100), 1),
+        "percentile": round(float((population <= probability + TIE).mean() * 100), 1),
         "population": len(population),
         "top_factors": _factors(served, features),
         "model": {"name": served.meta.model, "version": served.meta.version,
                   "trained_at": served.meta.created_at,
-                  "test_roc_auc": round(test["roc_auc"], 4) if test else None},
+                  "test_roc_auc": round(test["roc_auc"], 4) if test else None,
+                  "test_ece": round(test["ece"], 4) if "ece" in test else None,
+                  "calibration": served.calibrator.method},
         "data_cutoff": f"{cutoff:%Y-%m-%d %H:%M}",
         "model_data_end": served.meta.data_end,
         "computed_at": datetime.now().isoformat(timespec="seconds"),

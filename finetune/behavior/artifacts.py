@@ -1,8 +1,8 @@
 """Versioned behaviour models: artifacts_dir/behavior/<shop>/<task>/<model>-<timestamp>/.
 
-Each version folder holds the model files and a meta.json (`ModelMeta`). The tool serves the
-newest tabular version of a task (they explain their scores); encoder versions are kept for
-the benchmark and for blending.
+Each version folder holds the model files, its calibrator and a meta.json (`ModelMeta`). The
+tool serves a tabular version (they explain their scores): the registry's serving one
+(`serving_version`); encoder versions are kept for the benchmark and for blending.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class ModelMeta(BaseModel):
     train_seconds: float
     rows: dict[str, int] = Field(default_factory=dict)
     params: dict = Field(default_factory=dict)
+    calibration: dict = Field(default_factory=dict, description="method chosen on validation "
+                              "and each method's cross-validated log loss and ECE")
     created_at: str = Field(default_factory=utc_now)
 
 
@@ -60,6 +62,34 @@ def list_versions(settings: Settings, shop: str, task: str) -> list[tuple[Path, 
 def latest_servable(settings: Settings, shop: str, task: str) -> tuple[Path, ModelMeta] | None:
     servable = [v for v in list_versions(settings, shop, task) if v[1].model in SERVABLE]
     return servable[-1] if servable else None
+
+
+def serving_version(settings: Settings, shop: str, task: str) -> tuple[Path, ModelMeta] | None:
+    """The version that answers a task: the registry's serving one when the task is registered
+    (a RegistryError when its folder is gone, or when the gate refused every candidate so far);
+    otherwise, for artifacts trained before the registry, the validation winner among the
+    servable versions of the newest data window."""
+    from finetune import registry
+    from finetune.behavior.selection import pick_on_validation
+
+    name = registry.behavior_slot(shop, task)
+    slot = registry.load(settings).slots.get(name)
+    if slot is not None:
+        if slot.serving is None:
+            raise registry.RegistryError(
+                f"no version of {name} serves: the promotion gate refused every candidate "
+                "(`shopmind models list` says why; `shopmind models promote VERSION` serves one "
+                "anyway)")
+        folder = registry.artifact_folder(settings, slot.serving)
+        return folder, ModelMeta.model_validate(json.loads((folder / "meta.json").read_text()))
+    servable = [v for v in list_versions(settings, shop, task) if v[1].model in SERVABLE]
+    if not servable:
+        return None
+    newest = [v for v in servable if v[1].cutoffs == servable[-1][1].cutoffs]
+    latest = {meta.model: (folder, meta) for folder, meta in newest}  # newest of each kind
+    winner = pick_on_validation({m: meta.metrics["val"]["roc_auc"]
+                                 for m, (_, meta) in latest.items()})
+    return latest[winner]
 
 
 def trained_tasks(settings: Settings, shop: str) -> list[str]:

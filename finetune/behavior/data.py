@@ -1,8 +1,11 @@
 """Temporal splits for a behaviour task: features, history texts and labels at several cutoffs.
 
-Cutoffs step back from the test cutoff T: validation at T - H (its labels end at T), training at
-T - H - k * step for k = 1..n. Every row is (user, cutoff); features and texts use only events
-before its cutoff, labels only the H days after it, so no split sees the test window.
+Cutoffs step back from the test cutoff T: validation at V = T - H (its labels end at T), training
+at V - H - k * step for k = 0..n-1, so the last training labels end at V. Every row is (user,
+cutoff); features and texts use only events before its cutoff, labels only the H days after it,
+so no split sees a later split's label window. (Training at V - k * step, as before, let the
+training labels of a horizon longer than the step run into the validation label window: the
+same users' future purchases, which a flexible model memorised, inflating its validation AUC.)
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def plan_cutoffs(con: duckdb.DuckDBPyConnection, spec: TaskSpec) -> tuple[dateti
     step = timedelta(days=spec.step_days or min(spec.horizon_days, 30))
     val = test - horizon
     first = con.execute("SELECT min(ts) FROM events").fetchone()[0]
-    train = [c for c in (val - step * k for k in range(1, spec.train_cutoffs + 1)) if c > first]
+    train = [c for c in (val - horizon - step * k for k in range(spec.train_cutoffs)) if c > first]
     if not train:
         raise TaskDataError(
             f"no training cutoff left: the history starts {first:%Y-%m-%d}, the validation cutoff "

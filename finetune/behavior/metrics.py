@@ -15,10 +15,11 @@ METRICS = {
 
 
 def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Every metric of METRICS, plus the size and base rate of the sample."""
+    """Every metric of METRICS, the ECE, and the size and base rate of the sample."""
     y, p = np.asarray(y, float), np.asarray(p, float)
     out = {name: float(fn(y, p)) for name, fn in METRICS.items()}
-    return {**out, "n": len(y), "base_rate": float(y.mean())}
+    return {**out, "ece": expected_calibration_error(y, p), "n": len(y),
+            "base_rate": float(y.mean())}
 
 
 def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int = 1000, seed: int = 0,
