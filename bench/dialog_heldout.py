@@ -3,8 +3,10 @@
 Sets (each reported on its own; the goal holds on the worst):
 - ``dev``: the training generator's dev split (other phrasing families, same generator);
 - ``other_author`` and ``real_utterances``: bench/heldout.py (another author's templates and
-  entity formats; real utterances of held-out sources). Cases of kind ``zh*`` are the Chinese
-  slice.
+  entity formats; real utterances of held-out sources);
+- ``fresh_author``: 169 cases written by hand by a third author who read neither the training
+  generator nor the other held-out sets (bench/data/fresh_author.md).
+Cases of kind ``zh*`` are the Chinese slice.
 
 Models are evaluated as served (the agent's system prompt, bf16, grammar-constrained calls).
 Beside them, a baseline that needs no language model: a nearest-neighbour router (MiniLM
@@ -31,8 +33,10 @@ from finetune.dialog.evaluate import NONE, read_cases
 from knowledge.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results" / "dialog_heldout.json"
+# under artifacts/, except fresh_author: written by hand in the repo (bench/data/fresh_author.md)
 SET_FILES = {"dev": "dialog/dev.jsonl", "other_author": "heldout/other_author.jsonl",
-             "real_utterances": "heldout/real_utterances.jsonl"}
+             "real_utterances": "heldout/real_utterances.jsonl",
+             "fresh_author": str(Path(__file__).parent / "data" / "fresh_author.jsonl")}
 
 
 def sampled(path: Path, n: int, seed: int) -> Path:
@@ -52,13 +56,15 @@ def chinese_slice(report_cases: list) -> dict:
             "tool_call_accuracy": _mean(c.correct for c in calls)}
 
 
-def evaluate_model(model: Path, cases: Path, precision: str, constrained: bool) -> dict:
+def evaluate_model(model: Path, cases: Path, precision: str, constrained: bool,
+                   grounded: bool) -> dict:
     from assistant.backends.local import LocalBackend
     from finetune.dialog.evaluate import evaluate_file
 
-    backend = LocalBackend(model, constrained=constrained, precision=precision)
+    backend = LocalBackend(model, constrained=constrained, precision=precision, grounded=grounded)
     report = evaluate_file(cases, backend, max_tokens=96)
     summary = report.summary()
+    summary["precision"], summary["grounded"] = backend.precision, grounded
     summary["zh"] = chinese_slice(report.cases)
     summary["misses"] = [{"id": c.id, "kind": c.kind, "expected": c.expected,
                           "predicted": c.predicted, "arguments": c.arguments}
@@ -117,6 +123,9 @@ def main() -> None:
                         help="folders under artifacts/dialog (or paths)")
     parser.add_argument("--sets", nargs="+", default=list(SET_FILES))
     parser.add_argument("--sample", type=int, default=0, help="cases per set (0 = all)")
+    parser.add_argument("--grounding", choices=["on", "off", "both"], default="both",
+                        help="decode-time grounding of identifiers (as served: on); both = each "
+                        "model twice, the ungrounded run stored as MODEL:ungrounded")
     parser.add_argument("--router-examples", type=int, default=6000)
     parser.add_argument("--no-router", action="store_true")
     args = parser.parse_args()
@@ -136,18 +145,21 @@ def main() -> None:
             row["router_baseline"] = evaluate_router(router, cases)
             print(name, "router", json.dumps({k: v for k, v in row["router_baseline"].items()
                                               if k != "per_kind"}), flush=True)
-        for model in args.models:
+        runs = [(model, grounded) for model in args.models
+                for grounded in {"on": [True], "off": [False], "both": [True, False]}[args.grounding]]
+        for model, grounded in runs:
             folder = Path(model) if Path(model).is_dir() else settings.artifacts_dir / "dialog" / model
             started = time.perf_counter()
             summary = evaluate_model(folder, cases, settings.dialog_precision,
-                                     settings.dialog_constrained)
+                                     settings.dialog_constrained, grounded)
             summary["seconds"] = round(time.perf_counter() - started, 1)
             meta = folder / "meta.json"
             summary["model_meta"] = {k: v for k, v in json.loads(meta.read_text()).items()
                                      if k in ("preset", "steps_done", "seed", "base", "created_at")
                                      } if meta.is_file() else {}
-            row[model] = summary
-            print(name, model, json.dumps({k: v for k, v in summary.items()
+            label = model if grounded else f"{model}:ungrounded"
+            row[label] = summary
+            print(name, label, json.dumps({k: v for k, v in summary.items()
                                            if "accuracy" in k or k == "zh"}), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2))

@@ -79,11 +79,12 @@ class Settings(BaseSettings):
         description="Dialog model folder (or served model name when backend_url is set). "
         "Empty = artifacts/dialog/<dialog_preset>.",
     )
-    dialog_precision: Literal["fp32", "bf16", "int8"] = Field(
-        "bf16",
-        description="Weights of the in-process dialog model: bf16 (~1.6x fp32's decode speed, "
-        "same tool calls), fp32, or int8 (dynamic quantisation: ~3x fp32's speed but it picks "
-        "wrong tools more often with the 135M model; BENCHMARKS.md).",
+    dialog_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "auto",
+        description="Weights of the in-process dialog model: auto (bf16 where the CPU has bf16 "
+        "instructions, fp32 elsewhere: emulated bf16 is ~8x slower), bf16 (~1.4x fp32's decode "
+        "speed on such a CPU, same tool calls), fp32, or int8 (dynamic quantisation: ~3x fp32's "
+        "speed but it picks wrong tools more often with the 135M model; BENCHMARKS.md).",
     )
     dialog_constrained: bool = Field(
         True,

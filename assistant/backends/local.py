@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import torch
 
@@ -23,13 +23,11 @@ from assistant.backends.decode import Decoder, Sampling
 from assistant.backends.grounding import GroundedCall, Grounding
 from assistant.backends.types import ChatRequest, ChatResult, StreamDelta
 from finetune.dialog.format import END_OF_TURN, TOOL_CALL_START, parse_hermes
+from finetune.dialog.precision import Precision, resolve
 
 
 class BackendError(ValueError):
     """A request the backend cannot serve (bad tool_choice, missing model); says why."""
-
-
-Precision = Literal["fp32", "bf16", "int8"]
 
 
 def load_model(path: str | Path, precision: Precision = "fp32"):
@@ -49,6 +47,7 @@ def load_model(path: str | Path, precision: Precision = "fp32"):
         )
     if precision not in get_args(Precision):
         raise BackendError(f"unknown precision {precision!r}; use one of {get_args(Precision)}")
+    precision = resolve(precision)
     tokenizer = AutoTokenizer.from_pretrained(path)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
@@ -84,6 +83,7 @@ class LocalBackend:
             torch.set_num_threads(threads)
         self.name = Path(path).name
         self.tokenizer, self.model = load_model(path, precision)
+        self.precision = resolve(precision)  # what "auto" became on this CPU
         self.constrained, self.grounded = constrained, grounded
         self.decoder = Decoder(self.model)
         self.lock = threading.Lock()

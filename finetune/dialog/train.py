@@ -5,7 +5,8 @@ Every dialog of a role starts with the same system block (system prompt + the ro
 list, ~600 tokens), so a batch is drawn from dialogs sharing that prefix: the prefix runs once,
 its KV cache is repeated over the batch and only the suffixes run per dialog, batched with
 dialogs of similar length. The loss is exactly the per-dialog loss (tested), at a fraction of
-the cost. bf16 autocast on CPU; resumable checkpoints; the artifact is a plain HF folder.
+the cost. bf16 autocast where the CPU computes bf16 natively, fp32 elsewhere (precision.py);
+resumable checkpoints; the artifact is a plain HF folder.
 
 A preset is a number of optimiser steps with a seed, never a wall-clock box: a slow machine takes
 longer and gets the same model. Progress (step, ETA) goes to a small JSON file beside the
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from finetune.dialog.base import dialog_model_path, ensure_base
 from finetune.dialog.data import DialogData, role_tools, write_jsonl
+from finetune.dialog.precision import native_bf16
 from knowledge.settings import Settings
 
 IGNORE = -100
@@ -224,6 +226,7 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
     base = base or ensure_base(settings)
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
+    bf16 = native_bf16()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     if preset.lora:
@@ -258,7 +261,7 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
             group["lr"] = preset.lr * _schedule(progress)
         key = rng.choices(keys, weights)[0]
         items = similar_length_batch(rng, groups[key], preset.batch)
-        step_loss, seen = accumulate(model, key, items, pad, preset.max_attention)
+        step_loss, seen = accumulate(model, key, items, pad, preset.max_attention, bf16)
         tokens += seen
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -288,6 +291,7 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
         "train_examples": sum(weights), "prefix_groups": len(keys),
         "steps_done": len(history), "steps_run_now": len(history) - start,
         "seconds": round(before + seconds, 1), "torch_threads": torch.get_num_threads(),
+        "autocast": "bf16" if bf16 else "fp32",
         "train_tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
         "loss_first10": sum(history[:10]) / max(1, len(history[:10])),
         "loss_last10": sum(history[-10:]) / max(1, len(history[-10:])),
