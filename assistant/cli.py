@@ -14,11 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assistant.eval_cli import eval_app
 from assistant.model_server.cli import serve_model_command
 from assistant.serve import serve_command
 from assistant.stages import up_command
 from finetune.behavior.drift_cli import drift_command
-from finetune.cli import eval_app, train_app
+from finetune.cli import train_app
 from finetune.registry_cli import app as models_app
 from finetune.retrain import retrain_command
 from knowledge.cli import app as data_app

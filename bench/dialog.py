@@ -124,7 +124,7 @@ def sample_dev(dev: Path, n: int, seed: int) -> Path:
 def evaluate(model: Path, cases: Path, precision: str, constrained: bool,
              max_tokens: int = 96) -> dict:
     from assistant.backends.local import LocalBackend
-    from finetune.dialog.evaluate import evaluate_file
+    from assistant.toolcall_eval import evaluate_file
 
     backend = LocalBackend(model, constrained=constrained, precision=precision)
     summary = evaluate_file(cases, backend, max_tokens=max_tokens).summary()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune.dialog.evaluate import NONE, read_cases
+from assistant.toolcall_eval import NONE, read_cases
 from knowledge.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results" / "dialog_heldout.json"
@@ -59,7 +59,7 @@ def chinese_slice(report_cases: list) -> dict:
 def evaluate_model(model: Path, cases: Path, precision: str, constrained: bool,
                    grounded: bool) -> dict:
     from assistant.backends.local import LocalBackend
-    from finetune.dialog.evaluate import evaluate_file
+    from assistant.toolcall_eval import evaluate_file
 
     backend = LocalBackend(model, constrained=constrained, precision=precision, grounded=grounded)
     report = evaluate_file(cases, backend, max_tokens=96)

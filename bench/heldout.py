@@ -683,7 +683,7 @@ def load_spec(path: Path = SPEC_PATH) -> dict:
 def system_prompts(include: bool) -> dict[str, str | None]:
     """The serving system prompt of each role (assistant/prompts), or None: by default the
     cases carry none, and ``shopmind eval toolcalls`` puts the served one first
-    (``finetune.dialog.evaluate.as_served``), so the files follow the prompts as they change."""
+    (``assistant.toolcall_eval.as_served``), so the files follow the prompts as they change."""
     prompts = resources.files("assistant").joinpath("prompts")
     return {role: prompts.joinpath(f"{role}.md").read_text().strip() if include else None
             for role in ("operator", "customer")}

@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from assistant.backends.types import ChatRequest
+from assistant.toolcall_eval import Report, evaluate_file
 from bench.dialog_heldout import sampled
-from finetune.dialog.evaluate import Report, evaluate_file
 
 RESULTS = Path(__file__).parent / "results" / "vllm_cpu.json"
 PROMPT = [{"role": "user", "content": "Write three sentences about why customers come back "

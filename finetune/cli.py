@@ -1,4 +1,4 @@
-"""`shopmind train ...` and `shopmind eval ...`. Each trainer lives in its own module and is
+"""`shopmind train ...`. Each trainer lives in its own module and is
 added here with one line; import torch & co. inside the command functions, not at module level."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import typer
 
 train_app = typer.Typer(help="Train the models the tools use.", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluate trained models.", no_args_is_help=True)
 
 from finetune.behavior.train import train_behavior_command
 
@@ -20,7 +19,6 @@ from finetune.uplift.cli import train_uplift_command
 
 train_app.command("uplift")(train_uplift_command)
 
-from finetune.dialog.cli import eval_toolcalls_command, train_dialog_command
+from finetune.dialog.cli import train_dialog_command
 
 train_app.command("dialog")(train_dialog_command)
-eval_app.command("toolcalls")(eval_toolcalls_command)

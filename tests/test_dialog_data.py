@@ -107,8 +107,8 @@ def test_dev_phrasings_never_appear_in_training(data):
 
 
 def test_dev_cases_follow_the_evaluation_format(data, tmp_path):
+    from assistant.toolcall_eval import read_cases
     from finetune.dialog.data import write_jsonl
-    from finetune.dialog.evaluate import read_cases
 
     cases = read_cases(write_jsonl(data.dev_cases(), tmp_path / "dev.jsonl"))
     assert len({c.id for c in cases}) == len(cases)

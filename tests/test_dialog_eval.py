@@ -7,7 +7,7 @@ import json
 import pytest
 
 from assistant.backends.types import ChatResult
-from finetune.dialog.evaluate import EvalFileError, args_match, evaluate_file, read_cases
+from assistant.toolcall_eval import EvalFileError, args_match, evaluate_file, read_cases
 
 
 def test_argument_normalisation_rules():

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from finetune.dialog.evaluate import Case, read_cases
+from assistant.toolcall_eval import Case, read_cases
 from knowledge.segment_sql import SegmentFilters
 from tools.registry import ToolSpec, role_specs
 

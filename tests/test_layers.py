@@ -15,8 +15,6 @@ ALLOWED_UP = {
 # module -> higher modules it still imports (docs/architecture.md says why)
 EXCEPTIONS = {
     "assistant.serve": {"ui.console"},  # the server mounts the console
-    "finetune.dialog.evaluate": {"assistant.backends.types", "assistant.backends.local",
-                                 "assistant.backends.openai_compat"},
 }
 
 

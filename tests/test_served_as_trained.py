@@ -14,8 +14,8 @@ from scripted_model import ScriptedChatModel, say
 
 from assistant.agent import Agent
 from assistant.store import Store
+from assistant.toolcall_eval import Case, as_served
 from finetune.dialog.data import SYSTEM, DialogData, agent_prompt
-from finetune.dialog.evaluate import Case, as_served
 from tools.registry import ROLES, role_tools, system_prompt
 
 

@@ -1,4 +1,4 @@
-"""`shopmind train dialog` and `shopmind eval toolcalls` (heavy imports inside)."""
+"""`shopmind train dialog` (heavy imports inside)."""
 
 from __future__ import annotations
 
@@ -41,33 +41,3 @@ def train_dialog_command(
     dev = write_dev_file(settings, dev_file or out.parent / "dev.jsonl")
     typer.echo(json.dumps(meta, indent=2))
     typer.echo(f"artifact: {out}\ndev split: {dev}")
-
-
-def eval_toolcalls_command(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., help="Evaluation JSONL (format in DESIGN.md)."),
-    model: str | None = typer.Option(None, help="Model folder (default: setting dialog_model)."),
-    url: str | None = typer.Option(None, help="Evaluate an OpenAI-compatible endpoint instead."),
-    out: Path | None = typer.Option(None, help="Write the JSON report here."),
-    constrained: bool = typer.Option(False, help="Grammar-constrained tool calls (local model)."),
-    precision: str = typer.Option("fp32", help="Local model weights: fp32, bf16 or int8."),
-    limit: int | None = typer.Option(None, help="Only the first N cases."),
-    max_tokens: int = typer.Option(160, help="Longest reply generated per case."),
-    threads: int | None = typer.Option(None, help="torch CPU threads for a local model."),
-) -> None:
-    """Score tool calls: overall, per-tool, irrelevance, argument accuracy, JSON validity."""
-    from finetune.dialog.base import dialog_model_path
-    from finetune.dialog.evaluate import EvalFileError, evaluate_file, make_client
-
-    settings = ctx.obj
-    try:
-        client = make_client(model or str(dialog_model_path(settings)), url, constrained, threads,
-                             precision)
-        report = evaluate_file(file, client, limit=limit, max_tokens=max_tokens)
-    except EvalFileError as err:
-        raise typer.BadParameter(str(err)) from err
-    text = json.dumps(report.summary(), indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.model_dump(), indent=2))
-    typer.echo(text)
