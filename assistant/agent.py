@@ -17,7 +17,11 @@ happens.
 
 While a person holds a customer thread (``store.HELD``, assistant/desk.py) the model is not
 called: the customer's message is stored and the turn is a ``handoff`` event; a yes to a held
-write action only marks it confirmed, for the operator to approve (``run_approved``).
+write action only marks it confirmed, for the operator to approve (``run_approved``). A turn
+that was already running when the thread became held (an operator took it, the customer or the
+model asked for a person) streams no more tokens and ends the same way: its answer and any
+write action it proposed stay in the store and the audit log (``answer_withheld``) for the
+operator, never with the customer.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class _Turn:
         self.errors: list[str] = []  # tool errors, in order
         self.unanswered_error: str | None = None  # the last result, if an error, until words
         self.done_action: str | None = None  # the confirmed action that ran, in words
+        self.last_message_id: int | None = None  # the model's last stored message
         self.stream = CustomerStream(self.internal) if role == "customer" else None
 
     def saw_result(self, content: str, error: bool) -> None:
@@ -307,9 +312,21 @@ class Agent:
             else:
                 self.store.set_pending(thread.thread_id, None)
                 self.store.audit(thread.thread_id, "declined", pending)
+        yield from self._handoff(thread)
+
+    def _handoff(self, thread: Thread) -> Iterator[AgentEvent]:
+        """The end of a turn in a held thread: where the customer stands, and no answer."""
         notice = self.desk.notice(thread) if self.desk is not None else ""
         yield AgentEvent(type="handoff", text=notice, name=thread.status)
         yield AgentEvent(type="final", text="")
+
+    def _withhold(self, thread: Thread, turn: _Turn, answer: str) -> Iterator[AgentEvent]:
+        """The thread became held while the model answered: a person answers now, so the
+        customer gets neither the model's answer nor the write action it proposed (kept for the
+        operator: the messages in the store, both in the audit log)."""
+        self.store.audit(thread.thread_id, "answer_withheld", {
+            "status": thread.status, "model_answer": answer, "proposed_action": turn.pending})
+        yield from self._handoff(thread)
 
     # -- one turn -----------------------------------------------------------------------------
     def stream(self, thread_id: str, text: str) -> Iterator[AgentEvent]:
@@ -343,27 +360,28 @@ class Agent:
                         "langgraph_node") == "model":
                     token = str(message.content) if turn.stream is None else \
                         turn.stream.feed(message.id, str(message.content))
-                    if token:
-                        yield AgentEvent(type="token", text=token)
+                    yield from self._token(thread, token)
                 continue
             for node, update in chunk.items():
                 for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
-                    answer = yield from self._record(thread_id, turn, message, answer,
+                    answer = yield from self._record(thread, turn, message, answer,
                                                      note=node not in ("model", "tools"))
+        if thread.role == "customer" and (now := self.store.thread(thread_id)).status in HELD:
+            yield from self._withhold(now, turn, answer)  # taken, or handed over, meanwhile
+            return
         if thread.role == "customer":
             answer = self._for_customer(thread_id, turn, answer)
+        if turn.last_message_id is not None:
+            self.store.set_shown(turn.last_message_id, answer)
         if turn.pending:
             thread.pending = turn.pending
             self.store.set_pending(thread_id, turn.pending)
             ask = (f"Please confirm: {describe_action(**turn.pending)}. "
                    "Reply 'yes' to proceed, or tell me what to change.")
-            self.store.add_message(thread_id, "assistant", ask)
+            self.store.add_message(thread_id, "assistant", ask, shown=ask)
             yield AgentEvent(type="confirm", text=ask, name=turn.pending["name"],
                              args=turn.pending["args"])
             answer = f"{answer}\n\n{ask}".strip()
-        if thread.role == "customer" and (now := self.store.thread(thread_id)).status in HELD:
-            yield AgentEvent(type="handoff", name=now.status,  # the model transferred them
-                             text=self.desk.notice(now) if self.desk is not None else "")
         yield AgentEvent(type="final", text=answer)
 
     def _for_customer(self, thread_id: str, turn: _Turn, answer: str) -> str:
@@ -375,19 +393,26 @@ class Agent:
                 "kind": apologies().kind(reply.error) if reply.error else None})
         return reply.text
 
-    def _record(self, thread_id: str, turn: _Turn, message: BaseMessage, answer: str,
+    def _token(self, thread: Thread, text: str) -> Iterator[AgentEvent]:
+        """Streamed text, unless a person took the customer's thread meanwhile (one look at
+        the store per token: nothing next to a model's decoding)."""
+        if text and not (thread.role == "customer"
+                         and self.store.thread(thread.thread_id).status in HELD):
+            yield AgentEvent(type="token", text=text)
+
+    def _record(self, thread: Thread, turn: _Turn, message: BaseMessage, answer: str,
                 note: bool = False):
         """Store a finished message and turn it into events; returns the answer so far.
         ``note``: written by a middleware (the step limit), not by the model or a tool."""
         if note:
             turn.saw_note(str(message.content))
         if isinstance(message, AIMessage):
-            if turn.stream is not None and (rest := turn.stream.finish()):
-                yield AgentEvent(type="token", text=rest)
+            if turn.stream is not None:
+                yield from self._token(thread, turn.stream.finish())
             calls = [{"id": c["id"], "name": c["name"], "args": c["args"]}
                      for c in message.tool_calls]
-            self.store.add_message(thread_id, "assistant", str(message.content),
-                                   tool_calls=calls or None)
+            turn.last_message_id = self.store.add_message(
+                thread.thread_id, "assistant", str(message.content), tool_calls=calls or None)
             if message.content and not note:
                 turn.unanswered_error = None
             for c in calls:
@@ -397,7 +422,7 @@ class Agent:
             error = message.status == "error"
             if not note:
                 turn.saw_result(str(message.content), error)
-            self.store.add_message(thread_id, "tool", str(message.content),
+            self.store.add_message(thread.thread_id, "tool", str(message.content),
                                    tool_call_id=message.tool_call_id, name=message.name,
                                    status="error" if error else "ok")
             try:

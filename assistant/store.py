@@ -1,7 +1,9 @@
 """Conversation store: threads, messages (with tool calls and results) and an audit log, in SQLite.
 
 A customer thread also has a desk status (``bot``, ``waiting_for_human``, ``human``,
-``resolved``, see assistant/desk.py); messages an operator wrote carry their ``author``.
+``resolved``, see assistant/desk.py); messages an operator wrote carry their ``author``, and the
+model's last message of a turn carries what the reader was ``shown`` (a customer's reply can
+differ from the model's words, assistant/customer_reply.py; a withheld one has none).
 
 WAL mode and one committed transaction per write, so a killed process loses no message that
 was already stored. The audit log masks emails, addresses and payment details; messages keep
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS messages (
     name         TEXT,             -- tool: tool name
     status       TEXT,             -- tool: ok | error
     created_at   TEXT NOT NULL,
-    author       TEXT              -- assistant messages written by a person: the operator's name
+    author       TEXT,             -- assistant messages written by a person: the operator's name
+    shown        TEXT              -- assistant: what the reader read of the turn's answer
 );
 CREATE INDEX IF NOT EXISTS messages_thread ON messages(thread_id, id);
 CREATE INDEX IF NOT EXISTS threads_status ON threads(status, status_at);
@@ -63,7 +66,8 @@ HELD: tuple[ThreadStatus, ...] = ("waiting_for_human", "human")
 # columns added after the first release: (table, column, declaration) for older files
 _ADDED_COLUMNS = (("threads", "status", "TEXT NOT NULL DEFAULT 'bot'"),
                   ("threads", "status_at", "TEXT"), ("threads", "assignee", "TEXT"),
-                  ("threads", "summary", "TEXT"), ("messages", "author", "TEXT"))
+                  ("threads", "summary", "TEXT"), ("messages", "author", "TEXT"),
+                  ("messages", "shown", "TEXT"))
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PAYMENT_ID = re.compile(r"\b(credit_card|paypal|gift_card)_\d+\b")
 _SECRET_KEYS = {"address1", "address2", "city", "zip", "last_four", "brand", "balance",
@@ -99,6 +103,10 @@ class StoredMessage(BaseModel):
     status: str | None = None
     created_at: str
     author: str | None = None  # set when a person (an operator) wrote it
+    shown: str | None = Field(None, description="What the reader read of the turn's answer "
+                              "(customers: after assistant/customer_reply.py); null for tool "
+                              "steps, a turn's earlier messages and an answer withheld because "
+                              "a person took the thread meanwhile.")
 
 
 class Thread(BaseModel):
@@ -151,6 +159,9 @@ class Store:
             columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({table})")}
             if columns and column not in columns:
                 self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                if column == "shown":  # older turns: the model's words are what was shown
+                    self._con.execute("UPDATE messages SET shown = content WHERE role = "
+                                      "'assistant' AND tool_calls IS NULL AND content != ''")
 
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
@@ -230,12 +241,16 @@ class Store:
     def add_message(self, thread_id: str, role: MaskRole, content: str, *,
                     tool_calls: list[dict] | None = None, tool_call_id: str | None = None,
                     name: str | None = None, status: str | None = None,
-                    author: str | None = None) -> int:
+                    author: str | None = None, shown: str | None = None) -> int:
         return self._write(
             "INSERT INTO messages (thread_id, role, content, tool_calls, tool_call_id, name, "
-            "status, created_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, created_at, author, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (thread_id, role, content, json.dumps(tool_calls) if tool_calls else None,
-             tool_call_id, name, status, _now(), author))
+             tool_call_id, name, status, _now(), author, shown))
+
+    def set_shown(self, message_id: int, text: str) -> None:
+        """Record what the reader was shown of a stored model message."""
+        self._write("UPDATE messages SET shown = ? WHERE id = ?", (text, message_id))
 
     def messages(self, thread_id: str, after_id: int = 0) -> list[StoredMessage]:
         """The thread's messages in order; only those after message ``after_id`` if given."""

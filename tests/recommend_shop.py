@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from knowledge import warehouse
+from knowledge.settings import Settings
 
 THEMES = {
     "lantern": ["RED PAPER LANTERN", "RED HANGING LANTERN", "WHITE METAL LANTERN",
@@ -59,3 +60,15 @@ def write_themed_shop(path: Path, n_users: int = 80) -> Path:
         con.execute("INSERT INTO imports VALUES ('themed_test_shop', ?, NULL, NULL)",
                     [datetime(2026, 4, 1)])
     return path
+
+
+def trained_themed_shop(root: Path, **settings) -> Settings:
+    """The themed shop under ``root`` with every recommendation component trained (about 15 s
+    on two cores; needs the MiniLM text model)."""
+    from finetune.recommend.train import train_recommender
+
+    shop = Settings(shop="themed", warehouse_dir=root / "data", artifacts_dir=root / "artifacts",
+                    **settings)
+    write_themed_shop(shop.warehouse)
+    train_recommender(shop, sasrec_seconds=600, sasrec_epochs=3)  # epochs, not time: repeatable
+    return shop

@@ -101,11 +101,14 @@ def test_customer_signs_in_and_reads_own_order_only(client, two_customers):
     answer = client.post("/v1/chat", json={"message": f"status of {order_b}"},
                          headers=headers).json()["answer"]
     assert answer.startswith("Sorry, I couldn't find that order on your account.")
-    thread = client.get(f"/v1/threads/{s['thread']}", headers=headers).json()
+    thread = client.get(f"/v1/threads/{s['thread']}", headers=OP).json()
     assert thread["customer_id"] and len(thread["messages"]) == 12
-    refused = thread["messages"][-2]  # the tool's real error, kept in the thread
+    refused = thread["messages"][-2]  # the tool's real error, kept in the thread for operators
     assert refused["status"] == "error"
     assert "not found among the signed-in customer's orders" in refused["content"]
+    mine = client.get(f"/v1/threads/{s['thread']}", headers=headers).json()["messages"]
+    assert [m["role"] for m in mine] == ["user", "assistant"] * 3
+    assert mine[-1]["content"] == answer  # what the customer read, not the tool's error
 
 
 def test_customer_cannot_read_or_write_another_thread(client):

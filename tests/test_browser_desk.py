@@ -1,26 +1,33 @@
 """Real-browser tests of the support desk: the widget's "talk to a person", an operator's reply
-arriving live, the console's Inbox, verified customers, and shopmind.track.
+arriving live, the console's Inbox, verified customers, and shopmind.track (recorded, and moving
+the customer's next recommendation).
 
 Headless Chromium (Debian's) driven by Playwright against the real app in a background thread;
 the dialog model is a SCRIPTED test model (tests/scripted_model.py, not a language model) that
-counts its calls. Skipped, with the reason, when Chromium or playwright is missing.
+counts its calls, or asks recommend_products for gift ideas. Skipped, with the reason, when
+Chromium or playwright is missing.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.messages import ToolMessage
 from pydantic import SecretStr
-from scripted_model import ScriptedChatModel, say
+from scripted_model import ScriptedChatModel, call, say
 
 from assistant.signing import customer_signature
 from knowledge import warehouse
 from knowledge.customer_records import demo_customer
+from tests.recommend_shop import trained_themed_shop
 from tests.shops import private_copy
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,27 +54,35 @@ class Counting:
         return say("the assistant answers")
 
 
+def gift_ideas(messages):
+    """Any request: recommend_products by query, as a customer may (no user id); then the
+    result's headline, which lists the products."""
+    last = messages[-1]
+    if isinstance(last, ToolMessage):
+        return say(re.search(r'"headline": "([^"]*)"', last.content).group(1))
+    return call("recommend_products", query="gift", k=3)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(small_shop, tmp_path_factory):
+@contextmanager
+def serving(shop, script) -> Iterator[str]:
+    """The real app (API, widget, console) for ``shop`` with a scripted model, plus the shop's
+    own page of a signed-in customer (/signed-shop); yields its URL."""
     import uvicorn
     from fastapi.responses import HTMLResponse
 
     from assistant.api.service import ChatService
     from assistant.serve import build_app
 
-    root = tmp_path_factory.mktemp("browser_desk")
-    shop = private_copy(small_shop, root, warehouse_dir=root, operator_token=TOKEN,
-                        customer_signing_secret=SecretStr(SECRET))
-    app = build_app(ChatService(shop, model=ScriptedChatModel(script=Counting().script)))
+    app = build_app(ChatService(shop, model=ScriptedChatModel(script=script)))
 
     @app.get("/signed-shop")
-    def signed_shop(customer: str, signature: str) -> HTMLResponse:  # the shop's own page
+    def signed_shop(customer: str, signature: str) -> HTMLResponse:
         return HTMLResponse(SHOP_PAGE.format(customer=customer, signature=signature))
 
     port = _free_port()
@@ -78,9 +93,27 @@ def server(small_shop, tmp_path_factory):
         if srv.started:
             break
         time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "shop": shop, "customer": demo_customer(shop)[1]}
+    yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(small_shop, tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser_desk")
+    shop = private_copy(small_shop, root, warehouse_dir=root, operator_token=TOKEN,
+                        customer_signing_secret=SecretStr(SECRET))
+    with serving(shop, Counting().script) as url:
+        yield {"url": url, "shop": shop, "customer": demo_customer(shop)[1]}
+
+
+@pytest.fixture(scope="module")
+def themed_server(tmp_path_factory):
+    """The themed shop (tests/recommend_shop.py), trained: customer u000 buys lanterns only."""
+    shop = trained_themed_shop(tmp_path_factory.mktemp("browser_themed"), operator_token=TOKEN,
+                               customer_signing_secret=SecretStr(SECRET))
+    with serving(shop, gift_ideas) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +122,13 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield b
         b.close()
+
+
+def _signed_page(browser, url: str, customer: str):
+    page = browser.new_page()
+    page.goto(f"{url}/signed-shop?customer={customer}"
+              f"&signature={customer_signature(SECRET, customer)}")
+    return page
 
 
 def _session_thread(page) -> str:
@@ -170,9 +210,7 @@ def test_track_records_a_view_for_the_signed_in_customer(server, browser):
     product = con.execute("SELECT product_id FROM products ORDER BY product_id DESC LIMIT 1"
                           ).fetchone()[0]
     con.close()
-    page = browser.new_page()
-    page.goto(f"{server['url']}/signed-shop?customer={customer}"
-              f"&signature={customer_signature(SECRET, customer)}")
+    page = _signed_page(browser, server["url"], customer)
     page.wait_for_function("window.shopmind && window.shopmind.track")
     assert page.evaluate(f"shopmind.track('view', {{product_id: '{product}'}})") is True
     con = warehouse.connect(server["shop"].warehouse)
@@ -184,4 +222,25 @@ def test_track_records_a_view_for_the_signed_in_customer(server, browser):
     page.goto(server["url"] + "/demo")  # no signed-in customer: nothing is sent
     page.wait_for_function("window.shopmind && window.shopmind.track")
     assert page.evaluate(f"shopmind.track('view', {{product_id: '{product}'}})") is False
+    page.close()
+
+
+def _ask(page, text: str, answers: int) -> str:
+    """Send ``text`` in the widget; the text of the ``answers``-th answer, once it is there."""
+    page.locator("#sm-input").fill(text)
+    page.locator("#sm-input").press("Enter")
+    answer = page.locator(".sm-bot", has_text="Top 3 products").nth(answers - 1)
+    answer.wait_for(timeout=60_000)
+    return answer.inner_text()
+
+
+@pytest.mark.slow  # trains the themed shop's recommender, with the MiniLM text model
+def test_a_track_call_changes_the_customers_next_recommendation(themed_server, browser):
+    page = _signed_page(browser, themed_server, "u000")
+    page.locator("#sm-launch").click()
+    before = _ask(page, "any gift ideas?", answers=1)
+    assert "LANTERN" in before and "MUG" not in before  # u000 has only ever bought lanterns
+    assert page.evaluate("shopmind.track('view', {product_id: 'M1'})") is True
+    after = _ask(page, "any other gift ideas?", answers=2)
+    assert after.startswith("Top 3 products for u000 and matching 'gift': SPOTTY TEA MUG")
     page.close()

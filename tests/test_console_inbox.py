@@ -77,8 +77,19 @@ def test_an_unknown_thread_shows_a_warning_not_a_crash(service):
 
 def test_operator_messages_are_marked_in_the_conversation():
     messages = [StoredMessage(id=1, role="user", content="hi", created_at="t"),
-                StoredMessage(id=2, role="assistant", content="hello", created_at="t"),
+                StoredMessage(id=2, role="assistant", content="hello", created_at="t",
+                              shown="hello"),
                 StoredMessage(id=3, role="assistant", content="Ana here", created_at="t",
                               author="Ana")]
     assert [m.content for m in conversation(messages)] == ["hi", "hello",
                                                            "**👤 Ana (person):** Ana here"]
+
+
+def test_the_operator_sees_which_model_answers_the_customer_did_not_read():
+    messages = [StoredMessage(id=1, role="assistant", content="Error: boom", created_at="t",
+                              shown="Sorry, something went wrong."),
+                StoredMessage(id=2, role="assistant", content="Your order ships today",
+                              created_at="t")]
+    replaced, withheld = (m.content for m in conversation(messages))
+    assert replaced.endswith("*(the customer read instead: Sorry, something went wrong.)*")
+    assert withheld.endswith("*(not sent to the customer)*")

@@ -8,6 +8,7 @@ counts its calls so that a test can prove the model is not called while a person
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,14 +29,19 @@ HOOK_SECRET = "hook-secret"
 
 
 class Recorder:
-    """The model's calls, and the webhook bodies as a receiver gets them."""
+    """The model's calls, and the webhook bodies as a receiver gets them. ``meanwhile`` runs
+    once, inside the next model call: what happens while the model is writing."""
 
     def __init__(self) -> None:
         self.model_calls = 0
         self.hooks: list[tuple[bytes, dict]] = []
+        self.meanwhile: Callable[[], object] | None = None
 
     def script(self, messages):
         self.model_calls += 1
+        if self.meanwhile is not None:
+            self.meanwhile, happens = None, self.meanwhile
+            happens()
         last = messages[-1]
         if isinstance(last, ToolMessage):
             return say(f"done: {last.name}")
@@ -113,6 +119,7 @@ def test_the_models_transfer_puts_the_thread_in_the_queue_with_its_summary(clien
     answer = say_as_customer(client, headers, "I want to talk to a person")
     kinds = [e["type"] for e in answer["events"]]
     assert kinds[-2:] == ["handoff", "final"] and "number 1 in line" in answer["events"][-2]["text"]
+    assert answer["answer"] == ""  # the notice, not the model's words after its transfer
     listed = client.get("/v1/threads", headers=OP).json()["threads"]
     assert [(t["thread_id"], t["status"], t["summary"]) for t in listed] == [
         (thread, "waiting_for_human", "wants a refund by cheque")]
@@ -132,6 +139,45 @@ def test_the_model_is_not_called_while_a_person_holds_the_thread(client, rec):
     messages = client.get(f"/v1/threads/{thread}", headers=OP).json()["messages"]
     assert [m["content"] for m in messages if m["role"] == "user"] == ["hello? anyone?",
                                                                        "still there?"]
+
+
+def test_an_answer_the_model_was_writing_when_an_operator_took_the_thread_is_withheld(
+        client, rec):
+    service = client.app.state.service
+    headers, thread = session(client)
+    rec.meanwhile = lambda: service.take(thread, "Ana")  # the take does not wait for the turn
+    turn = say_as_customer(client, headers, "hello")
+    assert turn["answer"] == "" and [e["type"] for e in turn["events"]] == ["handoff", "final"]
+    assert turn["events"][0]["text"].startswith("You are talking with Ana")
+    mine = client.get(f"/v1/threads/{thread}", headers=headers).json()["messages"]
+    assert [m["content"] for m in mine] == ["hello"]
+    full = client.get(f"/v1/threads/{thread}", headers=OP).json()["messages"]
+    assert [(m["content"], m["shown"]) for m in full] == [("hello", None),
+                                                          ("the assistant answers", None)]
+    withheld = [e["detail"] for e in service.store.audit_log(thread)
+                if e["event"] == "answer_withheld"]
+    assert withheld == [{"status": "human", "model_answer": "the assistant answers",
+                         "proposed_action": None}]
+
+
+def test_a_write_action_proposed_while_the_thread_was_taken_is_not_left_pending(
+        client, rec, shop):
+    email, _, order = demo_customer(shop)
+    service = client.app.state.service
+    headers, thread = session(client)
+    say_as_customer(client, headers, f"my email is {email}")
+    rec.meanwhile = lambda: service.take(thread, "Ana")
+    turn = say_as_customer(client, headers, f"please cancel {order}")
+    assert turn["awaiting_confirmation"] is None and turn["answer"] == ""
+    assert "confirm" not in [e["type"] for e in turn["events"]]
+    assert client.get(f"/v1/threads/{thread}", headers=OP).json()["awaiting_confirmation"] is None
+    say_as_customer(client, headers, "yes")  # nothing was asked: nothing to confirm
+    r = client.post(f"/v1/threads/{thread}/approve", json={"operator": "Ana"}, headers=OP)
+    assert r.status_code == 409 and "no write action" in r.json()["detail"]
+    assert _order_status(shop, order) == "pending"
+    withheld = next(e["detail"] for e in service.store.audit_log(thread)
+                    if e["event"] == "answer_withheld")
+    assert withheld["proposed_action"]["name"] == "cancel_pending_order"
 
 
 def test_an_operators_reply_reaches_the_customer_marked_as_from_a_person(client):
@@ -231,6 +277,32 @@ def test_a_customer_cannot_reach_another_thread_or_forge_a_person(client):
     messages = client.get(f"/v1/threads/{thread}", headers=OP).json()["messages"]
     assert all(m["author"] is None for m in messages)
     assert [k for k, _ in updates(client, thread, headers)] == ["status"]
+
+
+def test_a_customer_reads_their_thread_as_the_widget_showed_it_and_operators_read_all(
+        client, shop):
+    email, _, order = demo_customer(shop)
+    headers, thread = session(client)
+    say_as_customer(client, headers, "my email is nobody@example.com")  # a tool error
+    asked = say_as_customer(client, headers, f"my email is {email}")["answer"]
+    confirm = say_as_customer(client, headers, f"please cancel {order}")["answer"]
+    client.post(f"/v1/threads/{thread}/take", json={"operator": "Ana"}, headers=OP)
+    client.post(f"/v1/threads/{thread}/reply", json={"operator": "Ana", "message": "Hi, Ana."},
+                headers=OP)
+    mine = client.get(f"/v1/threads/{thread}", headers=headers).json()["messages"]
+    assert [(m["role"], m["author"]) for m in mine] == [
+        ("user", None), ("assistant", None), ("user", None), ("assistant", None),
+        ("user", None), ("assistant", None), ("assistant", None), ("assistant", "Ana")]
+    assert mine[3]["content"] == asked
+    assert confirm == f"{mine[5]['content']}\n\n{mine[6]['content']}"  # answer, then the ask
+    assert mine[6]["content"].startswith("Please confirm: cancel pending order")
+    assert mine[7]["content"] == "Hi, Ana."
+    assert all(m["tool_calls"] is None and m["status"] is None for m in mine)
+    assert not any("Error" in m["content"] or "not found" in m["content"] for m in mine)
+    everything = client.get(f"/v1/threads/{thread}", headers=OP).json()["messages"]
+    assert [m["role"] for m in everything].count("tool") == 3
+    assert any(m["status"] == "error" for m in everything)
+    assert {m["id"] for m in mine} < {m["id"] for m in everything}
 
 
 def test_list_threads_by_status_newest_first(client):

@@ -23,7 +23,8 @@ CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT 
     status TEXT, created_at TEXT NOT NULL);
 INSERT INTO threads VALUES ('old', 'customer', NULL, NULL, '2026-01-01T00:00:00');
 INSERT INTO messages (thread_id, role, content, created_at)
-    VALUES ('old', 'user', 'hi', '2026-01-01T00:00:00');
+    VALUES ('old', 'user', 'hi', '2026-01-01T00:00:00'),
+           ('old', 'assistant', 'Hello! How can I help?', '2026-01-01T00:00:01');
 """
 
 
@@ -35,6 +36,7 @@ def test_a_store_written_before_the_desk_opens_with_every_thread_answered_by_the
     store = Store(tmp_path / "old.sqlite")
     assert store.thread("old").status == "bot"
     assert store.messages("old")[0].author is None
+    assert store.messages("old")[1].shown == "Hello! How can I help?"  # customers still read it
     assert store.set_status("old", "waiting_for_human", allowed_from=("bot",))
 
 

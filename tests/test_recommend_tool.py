@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from knowledge import warehouse
 from knowledge.settings import Settings
-from tests.recommend_shop import write_themed_shop
+from tests.recommend_shop import trained_themed_shop, write_themed_shop
 from tools.registry import ToolContext, ToolError, get_tool
 
 pytestmark = pytest.mark.slow
@@ -19,13 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> Settings:
     """The themed shop, trained once for the module."""
-    from finetune.recommend.train import train_recommender
-
-    root = tmp_path_factory.mktemp("themed")
-    settings = Settings(shop="themed", warehouse_dir=root / "data", artifacts_dir=root / "artifacts")
-    write_themed_shop(settings.warehouse)
-    train_recommender(settings, sasrec_seconds=600, sasrec_epochs=3)  # epochs, not time: repeatable
-    return settings
+    return trained_themed_shop(tmp_path_factory.mktemp("themed"))
 
 
 def call(settings: Settings, role: str = "operator", customer_id: str | None = None, **args) -> dict:
@@ -39,6 +34,13 @@ def purchased(settings: Settings, user_id: str) -> set[str]:
                        "event_type = 'purchase'", [user_id]).fetchall()
     con.close()
     return {r[0] for r in rows}
+
+
+def _private(shop, tmp_path) -> Settings:
+    """The trained shop with a warehouse of the test's own (events get written)."""
+    settings = shop.model_copy(update={"warehouse_path": tmp_path / "w.duckdb"})
+    shutil.copyfile(shop.warehouse, settings.warehouse)
+    return settings
 
 
 def test_training_writes_artifacts_with_meta(shop):
@@ -98,8 +100,7 @@ def test_unknown_user_falls_back_to_popular_and_says_so(shop):
 
 
 def test_known_user_without_history_gets_their_countrys_favourites(shop, tmp_path):
-    settings = shop.model_copy(update={"warehouse_path": tmp_path / "w.duckdb"})
-    shutil.copyfile(shop.warehouse, settings.warehouse)
+    settings = _private(shop, tmp_path)
     con = warehouse.connect(settings.warehouse, read_only=False)
     con.execute("INSERT INTO users (user_id, country) VALUES ('newbie', 'France')")
     con.close()
@@ -109,8 +110,7 @@ def test_known_user_without_history_gets_their_countrys_favourites(shop, tmp_pat
 
 
 def test_a_fresh_event_changes_the_next_answer(shop, tmp_path):
-    settings = shop.model_copy(update={"warehouse_path": tmp_path / "w.duckdb"})
-    shutil.copyfile(shop.warehouse, settings.warehouse)
+    settings = _private(shop, tmp_path)
     before = call(settings, user_id="u000", k=5)  # a lantern fan ...
     con = warehouse.connect(settings.warehouse, read_only=False)
     for minute, item in enumerate(["M0", "M1", "M2", "M3"]):  # ... starts browsing mugs now
@@ -120,6 +120,27 @@ def test_a_fresh_event_changes_the_next_answer(shop, tmp_path):
     after = call(settings, user_id="u000", k=5)
     assert [i["id"] for i in after["items"]] != [i["id"] for i in before["items"]]
     assert any(i["id"].startswith("M") for i in after["items"])
+
+
+def test_a_customers_query_is_reranked_with_the_event_their_widget_just_sent(shop, tmp_path):
+    settings = _private(shop, tmp_path)
+    before = call(settings, role="customer", customer_id="u000", query="gift")  # a lantern fan
+    assert before["mode"] == "query+user" and not any(i["id"] == "M1" for i in before["items"])
+    warehouse.append_event(settings.warehouse, "u000", "M1", "view",  # what /v1/events does
+                           session_id="widget-session")
+    after = call(settings, role="customer", customer_id="u000", query="gift")
+    assert after["items"][0]["id"] == "M1"
+    assert after["items"][0]["reason"].endswith(f"you looked at it before (last on "
+                                                f"{datetime.now(UTC):%Y-%m-%d})")
+    anonymous = call(settings, role="customer", query="gift")
+    assert anonymous["mode"] == "query" and anonymous["user_id"] is None
+
+
+def test_a_recommendation_waits_for_an_event_being_written(shop, tmp_path):
+    settings = _private(shop, tmp_path)
+    writing = warehouse.open_shared(settings.warehouse, write=True)  # DuckDB: no reader now
+    threading.Timer(0.3, writing.close).start()
+    assert call(settings, role="customer", customer_id="u000", query="gift")["items"]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,6 +1,7 @@
 """`recommend_products`: products for a user (history + current session, read at call time), for
-a free-text query (semantic search), or both (query matches re-ranked for the user). Every result
-says why it was picked."""
+a free-text query (semantic search), or both (query matches re-ranked for the user). A signed-in
+customer's query is re-ranked for them, so what their widget just sent (``shopmind.track``)
+moves their next answer. Every result says why it was picked."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ class RecommendInput(BaseModel):
 
 
 def _check_access(ctx: ToolContext, args: RecommendInput) -> str | None:
-    """The user whose history may be used, after the role rules."""
+    """The user whose history is used, after the role rules: operators name one; a customer's
+    query is always re-ranked for the signed-in customer (their history and the events their
+    widget sent a moment ago), never for anyone else."""
     if args.query is not None and not args.query.strip():
         raise ToolError("query is empty; describe the product to look for, e.g. 'red lantern'")
     if args.user_id is not None and not args.user_id.strip():
@@ -44,6 +47,7 @@ def _check_access(ctx: ToolContext, args: RecommendInput) -> str | None:
                             "ask what kind of product they are looking for")
         if args.user_id is not None and args.user_id.strip() != ctx.customer_id:
             raise ToolError("customers can only personalise recommendations with their own account")
+        return ctx.customer_id
     return args.user_id.strip() if args.user_id else None
 
 
@@ -154,7 +158,7 @@ def headline(result: dict) -> str:
 def recommend_products(ctx: ToolContext, args: RecommendInput) -> dict:
     user_id = _check_access(ctx, args)
     model = _load_model(ctx)
-    con = warehouse.connect(ctx.settings.warehouse)
+    con = warehouse.open_shared(ctx.settings.warehouse)  # waits for an event being written
     try:
         history, purchased, country = (_user_state(con, user_id, model) if user_id
                                        else (None, set(), None))

@@ -45,9 +45,21 @@ def conversation(messages: list[StoredMessage]) -> list[gr.ChatMessage]:
                     metadata={"title": f"🛠 {c['name']}", "status": "done", "id": c["id"]})
                 shown.append(steps[c["id"]])
             if m.content:
-                who = f"**👤 {m.author} (person):** " if m.author else ""
-                shown.append(gr.ChatMessage(role="assistant", content=who + m.content))
+                shown.append(gr.ChatMessage(role="assistant", content=as_written(m)))
     return shown
+
+
+def as_written(m: StoredMessage) -> str:
+    """An assistant message: named when a person wrote it; a model's answer says when the
+    customer read something else (a polite reply), or nothing (withheld because a person took
+    the thread while it was written, or only the confirmation question was shown)."""
+    if m.author:
+        return f"**👤 {m.author} (person):** {m.content}"
+    if m.tool_calls or m.shown == m.content:
+        return m.content
+    if not m.shown:
+        return f"{m.content}\n\n*(not sent to the customer)*"
+    return f"{m.content}\n\n*(the customer read instead: {m.shown})*"
 
 
 def thread_panel(service: ChatService, thread_id: str | None) -> tuple[list, str]:

@@ -56,7 +56,9 @@ class ThreadResponse(BaseModel):
                                  "resolved (customer threads; operators' own stay bot).")
     assignee: str | None = None
     messages: list[StoredMessage] = Field(
-        description="Messages with `author` set were written by a person (an operator).")
+        description="Messages with `author` set were written by a person (an operator). "
+        "Operators get every message, tool call and result; a customer gets what the widget "
+        "showed them: their messages and the replies as they read them (no tool steps).")
 
 
 class ThreadList(BaseModel):

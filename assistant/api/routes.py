@@ -155,12 +155,14 @@ def chat_stream(request: Request, body: ChatTurnRequest,
 
 @router.get("/v1/threads/{thread_id}", response_model=ThreadResponse, tags=["chat"])
 def get_thread(request: Request, thread_id: str, who: Who) -> ThreadResponse:
-    """A conversation with every message, tool call and result. Customers: their own only."""
+    """A conversation. Operators: every message, tool call and result. Customers: their own
+    thread only, as the widget showed it (their messages, the assistant's replies as they read
+    them, people's replies with `author`; no tool steps or errors)."""
     svc = service(request)
     if who.role == "customer" and thread_id != who.thread.thread_id:
         raise HTTPException(403, "a customer session can only read its own thread")
     try:
-        return svc.thread_view(svc.store.thread(thread_id))
+        return svc.thread_view(svc.store.thread(thread_id), customer=who.role == "customer")
     except KeyError as err:
         raise HTTPException(404, str(err)) from err
 

@@ -1,5 +1,9 @@
 """What the API and the console do, without HTTP: sessions, chat turns, threads, event ingestion,
-and the support desk's operations (assistant/desk.py) under the same per-thread lock as a turn.
+and the support desk's operations (assistant/desk.py). Those that write messages or run an
+action wait for the thread's running turn (the same per-thread lock), so a thread's messages
+never interleave; taking a thread and asking for a person do not wait: a status change is one
+atomic update, and a turn that finds its thread held when its answer is ready withholds it
+(``Agent.stream``).
 
 The dialog model is created on the first chat (``assistant.backends.make_chat_model``), so the
 server starts at once and ``/health`` answers while the model loads.
@@ -31,7 +35,7 @@ from assistant.api.protocol import (
 from assistant.backends import ModelNotReady
 from assistant.desk import ApprovalResult, Desk, DeskStatus
 from assistant.signing import is_customer_signature
-from assistant.store import Store, Thread
+from assistant.store import Store, StoredMessage, Thread
 from assistant.webhook import HandoffWebhook, Send, http_send
 from knowledge import customer_records, warehouse
 from knowledge.settings import Settings
@@ -63,6 +67,15 @@ def default_model(settings: Settings) -> BaseChatModel:
     from assistant.backends import make_chat_model
 
     return make_chat_model(settings)
+
+
+def as_the_customer_read_it(messages: list[StoredMessage]) -> list[StoredMessage]:
+    """The customer's messages, what a person wrote (with ``author``) and each model answer as
+    the customer read it (``shown``); no tool steps, tool errors, notes or withheld answers."""
+    return [StoredMessage(id=m.id, role=m.role, content=text, created_at=m.created_at,
+                          author=m.author)
+            for m in messages
+            if (text := m.content if m.role == "user" or m.author else m.shown)]
 
 
 class ChatService:
@@ -172,13 +185,12 @@ class ChatService:
         return self.desk.status(self.desk.customer_thread(thread_id))
 
     def ask_for_person(self, thread: Thread) -> DeskStatus:
-        """The widget's "talk to a person" button."""
-        with self._thread_locks[thread.thread_id]:
-            return self.desk.request(thread.thread_id, by="customer")
+        """The widget's "talk to a person" button; at once, even while the model answers."""
+        return self.desk.request(thread.thread_id, by="customer")
 
     def take(self, thread_id: str, operator: str) -> DeskStatus:
-        with self._thread_locks[thread_id]:
-            return self.desk.take(thread_id, operator)
+        """At once, even while the model answers: that answer never reaches the customer."""
+        return self.desk.take(thread_id, operator)
 
     def reply(self, thread_id: str, operator: str, text: str) -> DeskStatus:
         with self._thread_locks[thread_id]:
@@ -238,12 +250,15 @@ class ChatService:
                             awaiting_confirmation={"name": confirm.name, "args": confirm.args}
                             if confirm else None)
 
-    def thread_view(self, thread: Thread) -> ThreadResponse:
+    def thread_view(self, thread: Thread, customer: bool) -> ThreadResponse:
+        """The thread for an operator (every message, tool call and result) or for its
+        customer (``customer``: the conversation as the widget showed it)."""
         thread = self.store.thread(thread.thread_id)
+        messages = self.store.messages(thread.thread_id)
         return ThreadResponse(thread_id=thread.thread_id, role=thread.role,
                               customer_id=thread.customer_id, awaiting_confirmation=thread.pending,
                               status=thread.status, assignee=thread.assignee,
-                              messages=self.store.messages(thread.thread_id))
+                              messages=as_the_customer_read_it(messages) if customer else messages)
 
     # -- behaviour events -----------------------------------------------------------------------
     def customer_event(self, thread: Thread, event: BehaviourEvent) -> EventAccepted:

@@ -161,7 +161,9 @@
         else if (ev.type === "confirm") { confirmButtons(); }
         else if (ev.type === "handoff") { showStatus({notice: ev.text}); follow(); }
         else if (ev.type === "final") {
-          if (ev.text || answer) bot.textContent = ev.text || answer; else bot.remove();  // a person answers
+          // the final text is what the customer reads; empty: a person answers (tokens
+          // streamed before an operator took the thread are withdrawn with the bubble)
+          if (ev.text) bot.textContent = ev.text; else bot.remove();
         }
       });
     } catch (err) {
