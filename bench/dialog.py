@@ -57,11 +57,11 @@ def _generate_with_hooks(model, prompt: torch.Tensor, new: int, cached: int) -> 
 
     cache = DynamicCache(config=model.config)
     if cached:
-        model(prompt[:, :cached], past_key_values=cache, use_cache=True)
+        model(prompt[:, :cached], cache=cache, use_cache=True)
     cache = copy.deepcopy(cache)
     stamps = Stamps()
     started = time.perf_counter()
-    model.generate(prompt, attention_mask=torch.ones_like(prompt), past_key_values=cache,
+    model.generate(prompt, attention_mask=torch.ones_like(prompt), cache=cache,
                    max_new_tokens=new, min_new_tokens=new, do_sample=False, streamer=stamps,
                    logits_processor=LogitsProcessorList([lambda ids, scores: scores]))
     return stamps.times[0] - started, (new - 1) / (stamps.times[-1] - stamps.times[0])
@@ -156,6 +156,9 @@ def main() -> None:
         out["decode"] = previous["decode"] | {"kept_from_run_of": previous["machine"]}
     dialog = settings.artifacts_dir / "dialog"
     dev = dialog / "dev.jsonl"
+    if not dev.is_file() and "eval_sample" in previous:  # no model here: keep the last evaluation
+        out |= {k: v for k, v in previous.items() if k.startswith("eval_")}
+        out["eval_sample"] |= {"kept_from_run_of": previous["machine"]}
     if dev.is_file():
         cases = sample_dev(dev, args.sample, settings.seed)
         out["eval_sample"] = {"file": str(dev), "cases": args.sample, "seed": settings.seed,

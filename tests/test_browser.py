@@ -8,26 +8,19 @@ playwright package is missing (scripts/test.sh installs both when it can).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from scripted_model import ScriptedChatModel, call, say
 
 from knowledge import warehouse
+from tests.browser_helpers import CHROMIUM, FLAGS, NO_CHROMIUM, served
 from tests.shops import private_copy
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 TOKEN = "browser-test-token"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.is_file():
-    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 
 def script(messages):
@@ -45,16 +38,8 @@ def script(messages):
     return say("Hello! Tell me your email first.")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(cs_shop, tmp_path_factory):
-    import uvicorn
-
     from assistant.api.service import ChatService
     from assistant.serve import build_app
 
@@ -64,22 +49,13 @@ def server(cs_shop, tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     shop = private_copy(cs_shop, root, warehouse_dir=root, operator_token=TOKEN)
     app = build_app(ChatService(shop, model=ScriptedChatModel(script=script)))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
     con = warehouse.connect(shop.warehouse)
     email, order = con.execute("SELECT u.email, min(o.order_id) FROM users u JOIN orders o "
                                "USING (user_id) GROUP BY u.email ORDER BY u.email LIMIT 1").fetchone()
     status = con.execute("SELECT status FROM orders WHERE order_id = ?", [order]).fetchone()[0]
     con.close()
-    yield {"url": f"http://127.0.0.1:{port}", "email": email, "order": order, "status": status}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield {"url": url, "email": email, "order": order, "status": status}
 
 
 @pytest.fixture(scope="module")

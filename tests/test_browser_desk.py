@@ -11,12 +11,8 @@ Chromium or playwright is missing.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,19 +23,17 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.signing import customer_signature
 from knowledge import warehouse
 from knowledge.customer_records import demo_customer
+from tests.browser_helpers import CHROMIUM, FLAGS, NO_CHROMIUM, served
 from tests.recommend_shop import trained_themed_shop
 from tests.shops import private_copy
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 TOKEN = "desk-browser-token"
 SECRET = "desk-browser-secret"
 OP = {"Authorization": f"Bearer {TOKEN}"}
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.is_file():
-    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 SHOP_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>signed shop</title></head>
 <body><h1>My account</h1><script src="/widget/widget.js" data-shopmind-customer="{customer}"
@@ -63,17 +57,10 @@ def gift_ideas(messages):
     return call("recommend_products", query="gift", k=3)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serving(shop, script) -> Iterator[str]:
     """The real app (API, widget, console) for ``shop`` with a scripted model, plus the shop's
     own page of a signed-in customer (/signed-shop); yields its URL."""
-    import uvicorn
     from fastapi.responses import HTMLResponse
 
     from assistant.api.service import ChatService
@@ -85,17 +72,8 @@ def serving(shop, script) -> Iterator[str]:
     def signed_shop(customer: str, signature: str) -> HTMLResponse:
         return HTMLResponse(SHOP_PAGE.format(customer=customer, signature=signature))
 
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
