@@ -140,7 +140,8 @@ def main() -> None:
             continue
         cases = sampled(path, args.sample, settings.seed)
         row = out.setdefault(name, {})
-        row["file"], row["cases"] = str(path), len(read_cases(cases))
+        row["cases"] = len(read_cases(cases))
+        row["file"] = str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
         if router is not None:
             row["router_baseline"] = evaluate_router(router, cases)
             print(name, "router", json.dumps({k: v for k, v in row["router_baseline"].items()

@@ -142,7 +142,7 @@ def main() -> None:
     for name, result in out.items():
         print(name, json.dumps({k: v for k, v in result.items() if k != "counts"}))
     print("load average (1, 5, 15 min):", load)
-    write_results(RESULTS, "own_shop", raw_file=str(raw), load_average_1_5_15_min=load,
+    write_results(RESULTS, "own_shop", raw_file=f"<data_dir>/{raw.parent.name}/{raw.name}", load_average_1_5_15_min=load,
                   repeats=args.repeats, **out)
 
 
