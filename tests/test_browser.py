@@ -13,12 +13,12 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from scripted_model import ScriptedChatModel, call, say
 
 from knowledge import warehouse
-from tests.browser_helpers import CHROMIUM, FLAGS, NO_CHROMIUM, served
+from tests.browser_helpers import CHROMIUM, NO_CHROMIUM, chromium, served
 from tests.shops import private_copy
 
 TOKEN = "browser-test-token"
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.is_file():
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
@@ -60,10 +60,8 @@ def server(cs_shop, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_operator_logs_into_the_console_asks_and_sees_a_tool_step_and_an_answer(server, browser):

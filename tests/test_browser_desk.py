@@ -23,7 +23,7 @@ from scripted_model import ScriptedChatModel, call, say
 from assistant.signing import customer_signature
 from knowledge import warehouse
 from knowledge.customer_records import demo_customer
-from tests.browser_helpers import CHROMIUM, FLAGS, NO_CHROMIUM, served
+from tests.browser_helpers import CHROMIUM, NO_CHROMIUM, chromium, served
 from tests.recommend_shop import trained_themed_shop
 from tests.shops import private_copy
 
@@ -31,7 +31,7 @@ TOKEN = "desk-browser-token"
 SECRET = "desk-browser-secret"
 OP = {"Authorization": f"Bearer {TOKEN}"}
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.is_file():
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
@@ -96,10 +96,8 @@ def themed_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _signed_page(browser, url: str, customer: str):
@@ -118,13 +116,19 @@ def _thread(server, thread_id: str) -> dict:
     return httpx.get(f"{server['url']}/v1/threads/{thread_id}", headers=OP).json()
 
 
-def test_a_customer_asks_for_a_person_who_answers_in_the_widget(server, browser):
+def _ask_for_a_person(server, browser, status: str):
+    """A customer on the demo page opens the widget and asks for a person; (page, thread id)
+    once the widget shows ``status``."""
     page = browser.new_page()
     page.goto(server["url"] + "/demo")
     page.locator("#sm-launch").click()
     page.locator("#sm-person").click()
-    page.locator("#sm-status", has_text="number 1 in line").wait_for(timeout=15_000)
-    thread_id = _session_thread(page)
+    page.locator("#sm-status", has_text=status).wait_for(timeout=15_000)
+    return page, _session_thread(page)
+
+
+def test_a_customer_asks_for_a_person_who_answers_in_the_widget(server, browser):
+    page, thread_id = _ask_for_a_person(server, browser, "number 1 in line")
     calls = Counting.calls
     page.locator("#sm-input").fill("is anyone there?")
     page.locator("#sm-input").press("Enter")
@@ -144,12 +148,7 @@ def test_a_customer_asks_for_a_person_who_answers_in_the_widget(server, browser)
 
 
 def test_the_operator_sees_and_answers_the_thread_in_the_console_inbox(server, browser):
-    customer = browser.new_page()
-    customer.goto(server["url"] + "/demo")
-    customer.locator("#sm-launch").click()
-    customer.locator("#sm-person").click()
-    customer.locator("#sm-status", has_text="in line").wait_for(timeout=15_000)
-    thread_id = _session_thread(customer)
+    customer, thread_id = _ask_for_a_person(server, browser, "in line")
     page = browser.new_page()
     page.goto(server["url"] + "/console/")
     page.get_by_label("username").fill("operator")
