@@ -40,9 +40,7 @@ def upsert(con: duckdb.DuckDBPyConnection, target: str, incoming: str, key: list
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _merge AS
         SELECT i.*, t."{key[0]}" IS NULL AS _new, t."{key[0]}" IS NOT NULL AND ({differs}) AS _changed
         FROM _incoming i LEFT JOIN {target} t ON {match}""")
-    inserted, updated, unchanged = con.execute(
-        "SELECT count(*) FILTER (WHERE _new), count(*) FILTER (WHERE _changed), "
-        "count(*) FILTER (WHERE NOT _new AND NOT _changed) FROM _merge").fetchone()
+    inserted, updated, unchanged = _tally(con, "_merge")
     if updated:
         sets = ", ".join(f'"{v}" = coalesce(excluded."{v}", "{v}")' for v in values)
         con.execute(f"INSERT INTO {target} ({_cols(key + values)}) SELECT {_cols(key + values)} "
@@ -102,9 +100,7 @@ def insert_new(con: duckdb.DuckDBPyConnection, target: str, incoming: str,
         EXISTS (SELECT 1 FROM {target} t WHERE {match}) AND NOT EXISTS
             (SELECT 1 FROM {target} t WHERE {match} AND {same}) AS _changed
         FROM _incoming i""")
-    inserted, updated, unchanged = con.execute(
-        "SELECT count(*) FILTER (WHERE _new), count(*) FILTER (WHERE _changed), "
-        "count(*) FILTER (WHERE NOT _new AND NOT _changed) FROM _merge").fetchone()
+    inserted, updated, unchanged = _tally(con, "_merge")
     if updated:
         con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _merge i "
                     f"WHERE i._changed AND {match})")
@@ -113,6 +109,15 @@ def insert_new(con: duckdb.DuckDBPyConnection, target: str, incoming: str,
                     f"WHERE _new OR _changed")
     con.execute("DROP TABLE _merge; DROP TABLE _incoming")
     return Counts(inserted=inserted, updated=updated, unchanged=unchanged)
+
+
+def _tally(con: duckdb.DuckDBPyConnection, table: str, rows: str = "1") -> tuple[int, int, int]:
+    """(new, changed, unchanged) row counts of a classified temp table (``_new``, ``_changed``;
+    ``rows``: how many rows each line stands for)."""
+    parts = [f"coalesce(sum({rows}) FILTER (WHERE {cond}), 0)"
+             for cond in ("_new", "_changed", "NOT _new AND NOT _changed")]
+    new, changed, unchanged = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    return int(new), int(changed), int(unchanged)
 
 
 def replace_groups(con: duckdb.DuckDBPyConnection, target: str, incoming: str, group: str,
@@ -134,9 +139,7 @@ def replace_groups(con: duckdb.DuckDBPyConnection, target: str, incoming: str, g
               WHERE {scope} AND "{group}" IN (SELECT g FROM i) GROUP BY 1)
         SELECT i.g, i.n, t.g IS NULL AS _new, t.g IS NOT NULL AND t.h <> i.h AS _changed
         FROM i LEFT JOIN t ON t.g = i.g""")
-    inserted, updated, unchanged = con.execute(
-        "SELECT coalesce(sum(n) FILTER (WHERE _new), 0), coalesce(sum(n) FILTER (WHERE _changed), 0), "
-        "coalesce(sum(n) FILTER (WHERE NOT _new AND NOT _changed), 0) FROM _groups").fetchone()
+    inserted, updated, unchanged = _tally(con, "_groups", rows="n")
     if updated:
         con.execute(f'DELETE FROM {target} WHERE {scope} AND "{group}" IN '
                     f'(SELECT g FROM _groups WHERE _changed)')
@@ -144,4 +147,4 @@ def replace_groups(con: duckdb.DuckDBPyConnection, target: str, incoming: str, g
         con.execute(f'INSERT INTO {target} ({_cols(columns)}) SELECT {_cols(columns)} FROM _incoming '
                     f'WHERE "{group}" IN (SELECT g FROM _groups WHERE _new OR _changed)')
     con.execute("DROP TABLE _groups; DROP TABLE _incoming")
-    return Counts(inserted=int(inserted), updated=int(updated) + gone, unchanged=int(unchanged))
+    return Counts(inserted=inserted, updated=updated + gone, unchanged=unchanged)
