@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="Grammar-constrain the in-process model's tool calls: always valid JSON, a "
         "real tool name, enum arguments spelled exactly.",
     )
+    dialog_max_batch: int = Field(
+        16, ge=1, le=64,
+        description="Requests the in-process model decodes together (concurrent customers share "
+        "each forward pass), and conversations whose keys it keeps for their next turn. Each "
+        "holds ~46 KB per token with the 135M model in fp32: 16 x 2,000 tokens ~ 1.5 GB.",
+    )
     seed: int = Field(42, description="Seed for data generation, splits and training.")
     gate_bootstrap: int = Field(
         1000, ge=100,

@@ -15,11 +15,12 @@ from knowledge.settings import Settings
 
 
 @lru_cache(maxsize=2)
-def local_backend(path: str, constrained: bool = False, precision: str = "fp32") -> Any:
+def local_backend(path: str, constrained: bool = False, precision: str = "fp32",
+                  max_batch: int = 16) -> Any:
     """One loaded model per folder per process."""
     from assistant.backends.local import LocalBackend
 
-    return LocalBackend(path, constrained=constrained, precision=precision)
+    return LocalBackend(path, constrained=constrained, precision=precision, max_batch=max_batch)
 
 
 class ModelNotReady(RuntimeError):
@@ -41,5 +42,5 @@ def make_chat_model(settings: Settings, **kwargs: Any) -> Any:
     if progress is not None:
         raise ModelNotReady(progress.sentence())
     backend = local_backend(str(dialog_model_path(settings)), settings.dialog_constrained,
-                            settings.dialog_precision)
+                            settings.dialog_precision, settings.dialog_max_batch)
     return LocalChatModel(backend=backend, **kwargs)

@@ -66,6 +66,9 @@ def _index(tokenizer: Any, regex_key: str, regex: str) -> Any:
     return Index(regex, _vocabulary(tokenizer).vocabulary)
 
 
+_BIT = torch.arange(32, dtype=torch.int32)
+
+
 class ToolCallGuide:
     """Masks logits so one tool call of ``tools`` is generated; ``done`` once it is closed."""
 
@@ -79,11 +82,15 @@ class ToolCallGuide:
         self.done = False
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
-        allowed = torch.tensor(self._guide.get_tokens(), dtype=torch.long)
-        allowed = allowed[allowed < logits.shape[-1]]
-        masked = torch.full_like(logits, float("-inf"))
-        masked[allowed] = logits[allowed]
-        return masked
+        """``logits`` with every token the grammar does not allow next at -inf. The guide writes
+        a bitmask (32 tokens per int32): ~0.1 ms, where a list of the allowed ids inside a
+        JSON string (~49k of them) took ~7 ms per token."""
+        words = torch.zeros((self._vocab_size + 31) // 32, dtype=torch.int32)
+        self._guide.write_mask_into(words.data_ptr(), words.numel(), words.element_size())
+        allowed = ((words.unsqueeze(-1) >> _BIT) & 1).bool().flatten()[:logits.shape[-1]]
+        if len(allowed) < logits.shape[-1]:  # the model's padded rows: never allowed
+            allowed = torch.cat([allowed, allowed.new_zeros(logits.shape[-1] - len(allowed))])
+        return logits.masked_fill(~allowed, float("-inf"))
 
     def advance(self, token_id: int) -> None:
         self._guide.advance(token_id=token_id, return_tokens=False)

@@ -74,28 +74,30 @@ def _choose_tools(request: ChatRequest) -> tuple[list[dict], bool, bool]:
 
 
 class LocalBackend:
-    """One model in this process; one request at a time (a lock), each streamed token by token."""
+    """One model in this process; concurrent requests are decoded in one batch (``decode.py``),
+    each streamed token by token."""
 
     def __init__(self, path: str | Path, constrained: bool = False,
                  precision: Precision = "fp32", threads: int | None = None,
-                 grounded: bool = True):
+                 grounded: bool = True, max_batch: int = 16):
         if threads:
             torch.set_num_threads(threads)
         self.name = Path(path).name
         self.tokenizer, self.model = load_model(path, precision)
         self.precision = resolve(precision)  # what "auto" became on this CPU
         self.constrained, self.grounded = constrained, grounded
-        self.decoder = Decoder(self.model)
-        self.lock = threading.Lock()
+        self.decoder = Decoder(self.model, max_batch=max_batch, pool_size=max_batch)
+        self.tokenizer_lock = threading.Lock()  # the Rust tokenizer is not safe to share
         vocab = self.tokenizer.get_vocab()
         self.call_id = vocab.get(TOOL_CALL_START)
         self.stop_ids = {vocab[t] for t in (END_OF_TURN, "<|endoftext|>") if t in vocab}
 
     def prompt_ids(self, request: ChatRequest) -> list[int]:
-        return self.tokenizer.apply_chat_template(
-            request.messages, tools=request.tools or None, add_generation_prompt=True,
-            tokenize=True, return_dict=False,
-        )
+        with self.tokenizer_lock:
+            return self.tokenizer.apply_chat_template(
+                request.messages, tools=request.tools or None, add_generation_prompt=True,
+                tokenize=True, return_dict=False,
+            )
 
     def chat(self, request: ChatRequest) -> ChatResult:
         text, finish, prompt_len, produced = "", "stop", 0, 0
@@ -134,33 +136,30 @@ class LocalBackend:
         tools, force, forbid = _choose_tools(request)
         constrained = self.constrained if request.constrained is None else request.constrained
         sampling = Sampling(request.max_tokens, request.temperature, request.top_p, request.seed)
-        with self.lock:
-            prompt = self.prompt_ids(request)
-            grounding = (Grounding(tools, request.messages)
-                         if constrained and tools and self.grounded else None)
-            state = _CallState(self, tools, constrained and bool(tools), force, forbid,
-                               grounding)
-            ids: list[int] = []
-            shown, finish = "", "length"
-            for token in self.decoder.run(prompt, sampling, self.stop_ids, state.hook):
-                state.observe(token)
-                if token in self.stop_ids:
-                    finish = "stop"
-                    break
-                ids.append(token)
-                text = self.tokenizer.decode(ids)
-                if text.endswith("\ufffd"):  # an unfinished multi-byte character
-                    continue
-                cut = _first_stop(text, request.stop)
-                if cut is not None:
-                    text, finish = text[:cut], "stop"
-                if len(text) > len(shown):
-                    yield StreamDelta(content=text[len(shown):])
-                    shown = text
-                if cut is not None:
-                    break
-            yield StreamDelta(finish_reason=finish, prompt_tokens=len(prompt),
-                              completion_tokens=len(ids))
+        prompt = self.prompt_ids(request)
+        grounding = (Grounding(tools, request.messages)
+                     if constrained and tools and self.grounded else None)
+        state = _CallState(self, tools, constrained and bool(tools), force, forbid, grounding)
+        ids: list[int] = []
+        shown, finish = "", "length"
+        for token in self.decoder.run(prompt, sampling, self.stop_ids, state.hook, state.observe):
+            if token in self.stop_ids:
+                finish = "stop"
+                break
+            ids.append(token)
+            text = self.tokenizer.decode(ids)
+            if text.endswith("\ufffd"):  # an unfinished multi-byte character
+                continue
+            cut = _first_stop(text, request.stop)
+            if cut is not None:
+                text, finish = text[:cut], "stop"
+            if len(text) > len(shown):
+                yield StreamDelta(content=text[len(shown):])
+                shown = text
+            if cut is not None:
+                break
+        yield StreamDelta(finish_reason=finish, prompt_tokens=len(prompt),
+                          completion_tokens=len(ids))
 
 
 def _first_stop(text: str, stops: list[str]) -> int | None:

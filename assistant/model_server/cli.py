@@ -31,6 +31,7 @@ def serve_model_command(
     path = model or dialog_model_path(settings)
     backend = LocalBackend(
         path, constrained=settings.dialog_constrained if constrained is None else constrained,
-        precision=precision or settings.dialog_precision, threads=threads)
+        precision=precision or settings.dialog_precision, threads=threads,
+        max_batch=settings.dialog_max_batch)
     typer.echo(f"serving {path} as {backend.name!r} at http://{host}:{port}/v1")
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
