@@ -5,6 +5,9 @@
    and int8 (cold cache, and with the prompt's first 350 tokens already in the prefix cache, as
    in a conversation), and ``generate()`` the way it would replace the loop: a logits processor
    where the grammar mask goes, a streamer for the token times, the prefix cache passed in.
+   bf16 only where the CPU has bf16 instructions (emulated bf16 is ~8x slower: BENCHMARKS.md).
+   Then the batched loop's tokens/s with 1, 4, 8 and 16 requests in flight, beside the memory
+   bandwidth limit of one stream.
 2. Tool-call evaluation on a seeded sample of the dev split: base vs quick vs full, each raw
    (fp32, free decoding) and as the product runs it (settings: int8, constrained calls).
 3. Training tokens/s from each artifact's meta.json.
@@ -28,6 +31,7 @@ import torch
 
 from assistant.backends.decode import Decoder, Sampling
 from finetune.dialog.base import ensure_base
+from finetune.dialog.precision import resolve
 from knowledge.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results" / "dialog.json"
@@ -111,6 +115,58 @@ def decode_speed(path: Path, runs: int, precisions: tuple[str, ...], prompt_len:
     return out
 
 
+def memory_bandwidth_gb_s(runs: int = 5) -> float:
+    """Copy bandwidth (read + write) of a 512 MB tensor, median of runs: the ceiling of a
+    decode step, which reads every weight once."""
+    source = torch.ones(128 * 1024 * 1024)
+    target = torch.empty_like(source)
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        target.copy_(source)
+        seconds.append(time.perf_counter() - started)
+    return 2 * source.numel() * source.element_size() / statistics.median(seconds) / 1e9
+
+
+def batch_speed(path: Path, runs: int, precision: str, batches: tuple[int, ...] = (1, 4, 8, 16),
+                prompt_len: int = 400, new: int = 64) -> dict:
+    """Decode tokens/s with 1, 4, 8, 16 requests in flight (different 400-token prompts whose
+    keys are already in the prefix pool, so the time is decoding), beside the bandwidth limit
+    of one stream: memory bandwidth / bytes of weights read per step."""
+    import threading
+
+    from assistant.backends.local import load_model
+
+    model = load_model(path, precision)[1]
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    bandwidth = memory_bandwidth_gb_s()
+    generator = torch.Generator().manual_seed(1)
+    out: dict = {"precision": precision, "weights_mb": round(weight_bytes / 1e6),
+                 "memory_bandwidth_gb_s": round(bandwidth, 1),
+                 "bandwidth_limit_tok_s_per_stream": round(bandwidth * 1e9 / weight_bytes, 1)}
+    for batch in batches:
+        decoder = Decoder(model, max_batch=batch, pool_size=batch)
+        prompts = [torch.randint(100, 40000, (prompt_len,), generator=generator).tolist()
+                   for _ in range(batch)]
+        for prompt in prompts:  # prefill once: the timed runs decode only
+            list(decoder.run(prompt, Sampling(max_new_tokens=1), set()))
+        walls = []
+        for _ in range(runs):
+            threads = [threading.Thread(target=lambda p=p, d=decoder: list(
+                d.run(p, Sampling(max_new_tokens=new), set()))) for p in prompts]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            walls.append(time.perf_counter() - started)
+        wall = statistics.median(walls)
+        out[f"batch_{batch}"] = {"aggregate_tok_s": round(batch * new / wall, 1),
+                                 "per_stream_tok_s": round(new / wall, 1),
+                                 "largest_batch_seen": decoder.stats.largest_batch, "runs": runs}
+    return out
+
+
 def sample_dev(dev: Path, n: int, seed: int) -> Path:
     """A seeded sample of the dev file, beside the results but not in git (it quotes Bitext and
     tau-bench records, which stay in the data directory)."""
@@ -150,10 +206,14 @@ def main() -> None:
                              "load_average_at_start": os.getloadavg()}}
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     if not args.skip_speed:
-        out["decode"] = decode_speed(base, args.runs, ("fp32", "bf16", "int8"))
+        native_bf16 = resolve("auto") == "bf16"
+        out["decode"] = decode_speed(base, args.runs, ("fp32", "int8") + ("bf16",) * native_bf16)
         print(json.dumps(out["decode"], indent=2))
-    elif "decode" in previous:
-        out["decode"] = previous["decode"] | {"kept_from_run_of": previous["machine"]}
+        out["batched"] = batch_speed(base, args.runs, resolve(settings.dialog_precision))
+        print(json.dumps(out["batched"], indent=2))
+    else:
+        out |= {key: previous[key] | {"kept_from_run_of": previous["machine"]}
+                for key in ("decode", "batched") if key in previous}
     dialog = settings.artifacts_dir / "dialog"
     dev = dialog / "dev.jsonl"
     if not dev.is_file() and "eval_sample" in previous:  # no model here: keep the last evaluation
