@@ -133,15 +133,11 @@ def _scripted_model():
     return ScriptedChatModel(script=script)
 
 
-def _decoder_stats(settings) -> dict:
+def _decoder_stats(service) -> dict:
     """Where the in-process model's time went: prefill, batched decode steps, batch sizes."""
     from dataclasses import asdict
 
-    from assistant.backends import local_backend
-    from finetune.dialog.base import dialog_model_path
-
-    stats = local_backend(str(dialog_model_path(settings)), settings.dialog_constrained,
-                          settings.dialog_precision, settings.dialog_max_batch).decoder.stats
+    stats = service.load_model().model.backend.decoder.stats
     out = {k: round(v, 2) if isinstance(v, float) else v for k, v in asdict(stats).items()}
     out["mean_batch"] = round(stats.rows_stepped / stats.steps, 2) if stats.steps else None
     return out
@@ -244,7 +240,7 @@ def main() -> None:
         "tool_calls": tool_calls,
     }
     if not (args.no_model_baseline or settings.backend_url):
-        result["decoder"] = _decoder_stats(settings)
+        result["decoder"] = _decoder_stats(service)
     if args.handoff:
         result["handoff"] = desk
     runs = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.is_file() else {}

@@ -83,7 +83,7 @@ class ToolCallGuide:
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         """``logits`` with every token the grammar does not allow next at -inf. The guide writes
-        a bitmask (32 tokens per int32): ~0.1 ms, where a list of the allowed ids inside a
+        a bitmask (32 tokens per int32): ~0.4 ms, where a list of the allowed ids inside a
         JSON string (~49k of them) took ~7 ms per token."""
         words = torch.zeros((self._vocab_size + 31) // 32, dtype=torch.int32)
         self._guide.write_mask_into(words.data_ptr(), words.numel(), words.element_size())
