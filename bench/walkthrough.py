@@ -158,7 +158,7 @@ def main() -> None:
     import torch
 
     from assistant.api.service import ChatService
-    from knowledge.settings import load_settings
+    from knowledge.settings import Settings, load_settings
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,7 +176,8 @@ def main() -> None:
            "torch_threads": torch.get_num_threads(), "load_average_at_end": os.getloadavg(),
            "readme_customer": {k: v for k, v in first.items() if not isinstance(v, (dict, list))},
            "summary": summary(walks), "walks": walks}
-    path = RESULTS / f"walkthrough_{Path(settings.dialog_model).name}.json"
+    shop = "" if settings.shop == Settings.model_fields["shop"].default else f"_{settings.shop}"
+    path = RESULTS / f"walkthrough_{Path(settings.dialog_model).name}{shop}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"README customer: operator questions {first['operator_passed']}/{total} (arguments "

@@ -33,6 +33,7 @@ def import_source(settings: Settings, source: str, path: Path | None = None,
     target = into or (settings.warehouse_path or settings.warehouse_for(source))
     try:
         with warehouse.atomic_update(target) as con:
+            con.execute(f"SET memory_limit = '{settings.import_memory_gib:g}GiB'")
             report = importer(con, source_dir, settings, **options)
             con.execute(
                 "INSERT INTO imports VALUES (?, ?, ?, ?)",
@@ -59,6 +60,9 @@ def import_command(
                                         "converted to it."),
     currency: str | None = typer.Option(None, help="shopify/transactions: the shop's currency "
                                         "(ISO code); rows in another currency are rejected."),
+    timestamp_format: str | None = typer.Option(
+        None, help="shopify/transactions: strptime format of the file's timestamps, e.g. "
+        "'%m/%d/%Y %H:%M' (default: ISO 8601, with or without an offset)."),
 ) -> None:
     """Import SOURCE into a warehouse. Atomic: a failed import leaves the old file untouched.
     shop, shopify and transactions (a shop's own data) merge by key: run them again with next
@@ -68,12 +72,14 @@ def import_command(
 
     settings: Settings = ctx.obj
     started = time.perf_counter()
-    options: dict = {k: v for k, v in {"timezone": timezone, "currency": currency}.items()
+    options: dict = {k: v for k, v in {"timezone": timezone, "currency": currency,
+                                       "timestamp_format": timestamp_format}.items()
                      if v is not None}
     if options and source not in PRESETS:
-        raise typer.BadParameter(f"--timezone and --currency are for {' and '.join(PRESETS)}; "
+        raise typer.BadParameter(f"--timezone, --currency and --timestamp-format are for "
+                                 f"{' and '.join(PRESETS)}; "
                                  + ("shop reads them from shop.yaml" if source == "shop" else
-                                    f"{source} has its own"), param_hint="--timezone/--currency")
+                                    f"{source} has its own"), param_hint="--timezone/--currency/--timestamp-format")
     with console.status(f"importing {source} ...") as status:
         if source in OWN_SHOP_SOURCES:
             options["progress"] = lambda step: status.update(f"importing {source}: {step} ...")

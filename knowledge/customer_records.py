@@ -90,7 +90,8 @@ def save_order(con: duckdb.DuckDBPyConnection, order: dict, items_changed: bool 
     con.execute(
         "UPDATE orders SET status = ?, ship_address = ?, cancel_reason = ?, request = ? "
         "WHERE order_id = ?",
-        [order["status"], json.dumps(order["address"]), order.get("cancel_reason"),
+        [order["status"], None if order["address"] is None else json.dumps(order["address"]),
+         order.get("cancel_reason"),
          json.dumps(request) if request else None, order_id])
     con.execute("DELETE FROM payments WHERE order_id = ?", [order_id])
     for seq, p in enumerate(order["payment_history"], start=1):

@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from knowledge.cron import parse as parse_cron
+
 DEFAULT_CONFIG_FILE = Path("shopmind.yaml")
 
 
@@ -118,6 +120,18 @@ class Settings(BaseSettings):
         description="Promotion gate: a candidate is refused when its whole ECE-difference "
         "interval lies above margin (0 = any calibration loss the interval is sure of).",
     )
+    gate_ndcg_margin: float = Field(
+        0.0, ge=0,
+        description="Promotion gate of recommenders: a candidate is refused when the whole "
+        "interval of its NDCG@10 minus the serving version's (paired bootstrap over the users "
+        "of the newest held-out window) lies below -margin.",
+    )
+    gate_qini_margin: float = Field(
+        0.0, ge=0,
+        description="Promotion gate of uplift models: a candidate is refused when the whole "
+        "interval of its Qini coefficient minus the serving version's (paired bootstrap over "
+        "the held-out users of the experiment) lies below -margin.",
+    )
     drift_psi_threshold: float = Field(
         0.2, gt=0,
         description="`shopmind drift`: a feature whose population stability index between the "
@@ -129,6 +143,12 @@ class Settings(BaseSettings):
         description="`shopmind drift`: flag the task when the positive rate of the newest "
         "labelled window differs from the training windows' by at least this (absolute).",
     )
+    retrain_schedule: str = Field(
+        "",
+        description="`shopmind serve` runs `shopmind retrain` in the background on this cron "
+        "schedule (server local time), e.g. '15 3 * * *' nightly at 03:15 or '@weekly'; "
+        "empty = never (docs/models.md).",
+    )
     synthetic_users: int = Field(3000, description="Synthetic shop: number of customers.")
     synthetic_products: int = Field(400, description="Synthetic shop: catalogue size.")
     synthetic_days: int = Field(365, description="Synthetic shop: days of history.")
@@ -139,6 +159,12 @@ class Settings(BaseSettings):
         0.1, ge=0, le=1,
         description="Own-shop imports (shop, shopify, transactions): a file with a larger share "
         "of rejected rows fails the whole import; its rejects are in the import_rejects table.",
+    )
+    import_memory_gib: float = Field(
+        2.0, gt=0,
+        description="`shopmind data import`: DuckDB's memory limit in GiB; beyond it DuckDB "
+        "spills to temporary files beside the warehouse, so a large export imports on a small "
+        "machine (the process peaks about 1 GiB above this).",
     )
     host: str = Field("127.0.0.1", description="Address the UI and API listen on.")
     port: int = Field(7860, description="Port of the UI and API.")
@@ -180,6 +206,13 @@ class Settings(BaseSettings):
         description="How many behaviour events (view, cart, purchase) one customer session may "
         "post per minute through the widget's shopmind.track().",
     )
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if value.strip():
+            parse_cron(value)
+        return value.strip()
 
     @field_validator("cors_origins", mode="before")
     @classmethod

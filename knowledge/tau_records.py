@@ -127,6 +127,11 @@ def get_user_record(con: duckdb.DuckDBPyConnection, user_id: str) -> dict | None
     }
 
 
+def _json(text: str | None, missing: Any) -> Any:
+    """A JSON column's value; ``missing`` where it is NULL (imports fill only what they have)."""
+    return missing if text is None else json.loads(text)
+
+
 def get_order_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict | None:
     """The orders.json entry of `order_id` (with any cancel reason or request), or None."""
     orders = _rows(con, "SELECT * FROM orders WHERE order_id = ?", order_id)
@@ -139,9 +144,9 @@ def get_order_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict | No
     record = {
         "order_id": order_id,
         "user_id": order["user_id"],
-        "address": json.loads(order["ship_address"]),
+        "address": _json(order["ship_address"], None),  # None: an imported shop's order
         "items": [{"name": i["title"], "product_id": i["product_id"], "item_id": i["item_id"],
-                   "price": i["unit_price"], "options": json.loads(i["options"])} for i in items],
+                   "price": i["unit_price"], "options": _json(i["options"], {})} for i in items],
         "fulfillments": [{"tracking_id": json.loads(p["tracking_ids"]),
                           "item_ids": json.loads(p["item_ids"])} for p in parcels],
         "status": order["status"],

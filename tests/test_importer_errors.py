@@ -38,9 +38,9 @@ def import_retail(settings, folder: Path):
      "online_retail.csv.gz: the file is empty"),
     (lambda d: retail_dir(d, lines=[]), "online_retail.csv.gz: the file has a header but no rows"),
     (lambda d: retail_dir(d, lines=[RETAIL_LINES[0].replace(",6,", ",six,")]),
-     "column Quantity has 1 value(s) that are empty or not integers; the first is 'six' on line 2"),
+     "1 × order_lines.quantity not a whole number (first on line 2)"),
     (lambda d: retail_dir(d, lines=[RETAIL_LINES[0].replace("2010-12-01", "01/12/2010")]),
-     "column InvoiceDate has 1 value(s) that are empty or not timestamps like %Y-%m-%d %H:%M:%S"),
+     "1 × order_lines.ordered_at not a timestamp (first on line 2)"),
 ], ids=["missing", "wrong-columns", "corrupt-gzip", "empty", "header-only", "bad-number",
         "bad-date"])
 def test_bad_online_retail_file_names_file_and_problem(tmp_path, settings, make, problem):
@@ -182,7 +182,7 @@ def test_cli_import_and_stats_on_a_small_file(tmp_path):
     done = shopmind("--set", "warehouse_dir=wh", "data", "import", "online_retail",
                     "--path", "raw", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "no CustomerID: guest line (dropped)" in done.stdout
+    assert "skipped/changed 1 raw rows: no customer id: guest line (dropped)" in done.stdout
     stats = shopmind("--set", "warehouse_dir=wh", "data", "stats", "--shop", "online_retail",
                      cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from knowledge.importers import DataFileError, hillstrom, online_retail, taobao, tau_bench_retail
-from knowledge.importers.online_retail import category_of
+from knowledge.importers.keyword_categories import category_sql
+from knowledge.importers.line_rules import GUEST, NOT_MERCHANDISE, UNPRICED
+from knowledge.importers.own_shop import NothingChanged
 from knowledge.importers.taobao import sessionize
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
 from knowledge.warehouse import create_schema
@@ -29,37 +31,43 @@ def rows(con, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
 
 
-def test_online_retail_drops_guests_fees_bad_prices_and_keeps_cancellations(tmp_path, con, settings):
+def test_online_retail_skips_guests_fees_bad_prices_and_keeps_cancellations(tmp_path, con, settings):
     write_gz(tmp_path / online_retail.FILE, "\n".join([RETAIL_HEADER, *RETAIL_LINES]) + "\n")
     report = online_retail.run(con, tmp_path, settings)
-    assert report.dropped == {
-        "no CustomerID: guest line (dropped)": 1,
-        "non-product stock code: postage, fees, adjustments, vouchers (dropped)": 1,
-        "unit price zero or negative (dropped)": 1,
-        "quantity zero or negative outside a cancellation invoice (dropped)": 1,
-        "lower-case stock code upper-cased (kept)": 1,
-        "cancellation invoice line (kept as a cancelled order, no purchase event)": 1,
-    }
+    assert report.dropped == {GUEST: 1, NOT_MERCHANDISE: 1, UNPRICED: 1}
+    assert report.counts["order_items"]["read"] == len(RETAIL_LINES)
+    # a credit note: C536379 and 536367, whose every line has a negative quantity
     assert rows(con, "SELECT order_id, user_id, status, country, total FROM orders ORDER BY 1") == [
         ("536365", "17850", "completed", "United Kingdom", 15.3),
+        ("536367", "17850", "cancelled", "United Kingdom", 29.85),
         ("536369", "17851", "completed", "France", 5.9),
         ("C536379", "17850", "cancelled", "United Kingdom", 5.1),
     ]
     assert rows(con, "SELECT order_id, product_id, quantity FROM order_items ORDER BY 1") == [
-        ("536365", "85123A", 6), ("536369", "85123A", 2), ("C536379", "85123A", 2)]
+        ("536365", "85123A", 6), ("536367", "22634", 3), ("536369", "85123A", 2),
+        ("C536379", "85123A", 2)]
     assert rows(con, "SELECT user_id, session_id, event_type, quantity, price, category "
                      "FROM events ORDER BY ts") == [
         ("17850", "536365", "purchase", 6, 2.55, "lighting"),
         ("17851", "536369", "purchase", 2, 2.95, "lighting"),
     ]
-    assert rows(con, "SELECT * FROM users ORDER BY 1") == [
-        ("17850", None, None, None, "United Kingdom", None, None, None, None, None, None),
-        ("17851", None, None, None, "France", None, None, None, None, None, None),
-    ]
-    assert rows(con, "SELECT product_id, title, price FROM products") == [
-        ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 2.55)]
-    online_retail.run(con, tmp_path, settings)  # importing again replaces, never duplicates
-    assert rows(con, "SELECT count(*) FROM order_items") == [(3,)]
+    assert rows(con, "SELECT user_id, country FROM users ORDER BY 1") == [
+        ("17850", "United Kingdom"), ("17851", "France")]
+    assert rows(con, "SELECT product_id, title, price, category FROM products ORDER BY 1") == [
+        ("22634", "CHILDS BREAKFAST SET", 9.95, "other"),
+        ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 2.55, "lighting")]
+    with pytest.raises(NothingChanged):  # importing again changes nothing, duplicates nothing
+        online_retail.run(con, tmp_path, settings)
+    assert rows(con, "SELECT count(*) FROM order_items") == [(4,)]
+
+
+def test_a_customer_named_only_by_skipped_lines_is_still_a_user(tmp_path, con, settings):
+    postage_only = "536400,POST,POSTAGE,1,2010-12-02 10:00:00,18.00,12345,Germany"
+    write_gz(tmp_path / online_retail.FILE,
+             "\n".join([RETAIL_HEADER, *RETAIL_LINES, postage_only]) + "\n")
+    online_retail.run(con, tmp_path, settings)
+    assert rows(con, "SELECT country FROM users WHERE user_id = '12345'") == [("Germany",)]
+    assert rows(con, "SELECT count(*) FROM orders WHERE user_id = '12345'") == [(0,)]
 
 
 @pytest.mark.parametrize("description, category", [
@@ -70,8 +78,9 @@ def test_online_retail_drops_guests_fees_bad_prices_and_keeps_cancellations(tmp_
     ("ASSORTED COLOUR BIRD ORNAMENT", "garden & outdoor"),
     ("SMALL CHINESE STYLE SCISSOR", "other"),
 ])
-def test_online_retail_category_heuristic(description, category):
-    assert category_of(description) == category
+def test_online_retail_category_keywords(description, category):
+    sql = category_sql("$title", online_retail.CATEGORY_KEYWORDS)
+    assert duckdb.execute(f"SELECT {sql}", {"title": description}).fetchone()[0] == category
 
 
 def test_sessions_split_after_thirty_quiet_minutes():

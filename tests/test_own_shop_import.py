@@ -267,7 +267,7 @@ def test_an_import_killed_mid_way_leaves_the_warehouse_byte_identical(tmp_path, 
 
 def test_a_shopify_export_of_the_synthetic_shop_imports_every_order(tmp_path, settings,
                                                                     small_shop):
-    from tests.own_shop_files import shopify_export_of
+    from knowledge.synthetic.shopify_export import shopify_export_of
 
     export = shopify_export_of(small_shop.warehouse, tmp_path / "orders_export.csv")
     _, report = import_source(settings, "shopify", path=export, into=settings.warehouse,
@@ -284,3 +284,75 @@ def test_a_shopify_export_of_the_synthetic_shop_imports_every_order(tmp_path, se
     assert rows(settings.warehouse, purchases)[0][0] == rows(
         settings.warehouse, "SELECT count(*) FROM order_items JOIN orders USING (order_id) "
                             "WHERE status <> 'cancelled'")[0][0]
+
+
+def test_shop_yaml_rules_skip_and_count_lines_and_keywords_give_categories(tmp_path, settings):
+    (tmp_path / "lines.csv").write_text(
+        "order,customer,date,sku,name,qty,price\n"
+        "o1,c1,2024-03-01 10:00:00,mug,Red mug,2,3.5\n"
+        "o1,c1,2024-03-01 10:00:00,SHIP,Shipping,1,-4.0\n"     # a fee: skipped, not rejected
+        "o2,,2024-03-02 10:00:00,mug,Red mug,1,3.5\n"          # a guest line
+        "o3,c2,2024-03-03 10:00:00,ship,Shipping,1,4.0\n"      # c2 bought only shipping
+        "o4,c1,2024-03-04 10:00:00,lamp,Desk lamps,1,0\n")     # unpriced
+    (tmp_path / "products.csv").write_text("product_id,title\nvase,Tall vase\n")
+    (tmp_path / "shop.yaml").write_text("""currency: GBP
+category_keywords: {kitchen: [mug], lighting: [lamp], decor: [vase]}
+tables:
+  order_lines:
+    file: lines.csv
+    columns: {order_id: order, customer_id: customer, ordered_at: date, product_id: sku,
+              title: name, quantity: qty, unit_price: price}
+    rules: {skip_guest_lines: true, skip_product_ids: [ship], skip_unpriced_lines: true}
+  products:
+    file: products.csv
+""")
+    _, report = import_source(settings, "shop", path=tmp_path / "shop.yaml", into=settings.warehouse)
+    assert report.dropped == {
+        "no customer id: guest line (dropped)": 1,
+        "product id listed as not merchandise: postage, fees, vouchers (dropped)": 2,
+        "unit price zero or negative (dropped)": 1}
+    assert report.counts["order_items"]["read"] == 5
+    assert report.counts["order_items"]["rejected"] == 0
+    wh = settings.warehouse
+    assert rows(wh, "SELECT order_id, product_id FROM order_items") == [("o1", "mug")]
+    assert rows(wh, "SELECT product_id, category FROM products ORDER BY 1") == [
+        ("mug", "kitchen"), ("vase", "decor")]
+    assert rows(wh, "SELECT product_id, category FROM events") == [("mug", "kitchen")]
+    assert rows(wh, "SELECT user_id FROM users ORDER BY 1") == [("c1",), ("c2",)]
+
+
+def test_rules_on_a_table_other_than_order_lines_are_refused(tmp_path, settings):
+    (tmp_path / "shop.yaml").write_text(
+        "currency: GBP\ntables:\n  customers:\n    file: c.csv\n    rules: {skip_guest_lines: true}\n")
+    with pytest.raises(DataFileError, match="tables.customers: rules belong to order_lines only"):
+        import_source(settings, "shop", path=tmp_path / "shop.yaml", into=settings.warehouse)
+
+
+def test_a_preset_reads_timestamps_in_the_format_given(tmp_path, settings):
+    us_dates = [[*row[:2], "01/05/2024 10:00", *row[3:]] for row in TX_ROWS]
+    export = write_csv(tmp_path / "tx.csv", TX_HEADER, us_dates)
+    with pytest.raises(DataFileError, match="were rejected.*ordered_at not a timestamp"):
+        import_tx(settings, export)
+    import_tx(settings, export, timestamp_format="%m/%d/%Y %H:%M")
+    assert rows(settings.warehouse, "SELECT DISTINCT ordered_at FROM orders") == [
+        (datetime(2024, 1, 5, 10, 0),)]
+    with pytest.raises(DataFileError, match="is not a strptime format"):
+        import_tx(settings, export, timestamp_format="%Q")
+
+
+def test_customer_service_tools_read_and_cancel_an_imported_order(tmp_path, settings):
+    """Imported orders have no ship address, variants or parcels: the order record says so
+    instead of failing, and a pending one can be cancelled."""
+    import tools.customer_service  # noqa: F401  (registers the tools)
+    from tools.registry import ToolContext, get_tool
+
+    pending = [[*row[:7], "pending", row[8]] if row[0] == "o3" else row for row in TX_ROWS]
+    import_tx(settings, write_csv(tmp_path / "tx.csv", TX_HEADER, pending))
+    ctx = ToolContext(settings, role="customer", customer_id="c1")
+    order = get_tool("get_order_details").invoke(ctx, {"order_id": "o3"})
+    assert order["address"] is None and order["items"][0]["options"] == {}
+    cancelled = get_tool("cancel_pending_order").invoke(
+        ctx, {"order_id": "o3", "reason": "no longer needed"})
+    assert cancelled["status"] == "cancelled"
+    assert rows(settings.warehouse, "SELECT status, ship_address FROM orders "
+                                    "WHERE order_id = 'o3'") == [("cancelled", None)]

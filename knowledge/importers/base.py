@@ -134,14 +134,6 @@ def one_of(path: Path, frame: pd.DataFrame, column: str, allowed: list[str]) -> 
     return raw
 
 
-def timestamps(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:
-    """A column of timestamps in format `fmt`; empty or unparsable values are an error."""
-    raw = frame[column]
-    values = pd.to_datetime(raw, format=fmt, errors="coerce")
-    _first_bad(path, column, raw, values.isna(), f"timestamps like {fmt}")
-    return values
-
-
 def most_common(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
     """The most frequent `value` per `key`, indexed by key (ties: the smallest value)."""
     counts = frame.groupby([key, value]).size().rename("n").reset_index()

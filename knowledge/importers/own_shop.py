@@ -12,7 +12,7 @@ that changes nothing raises ``NothingChanged`` so the file is not rewritten at a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from knowledge.importers.shop_mapping import (
     Extract,
     PolicyPages,
     check_currency,
+    check_timestamp_format,
     check_timezone,
     extract_of,
     load_mapping,
@@ -80,6 +81,7 @@ class ShopImport:
     max_reject_fraction: float = 0.1
     policies: PolicyPages | None = None
     covariates: list[str] = field(default_factory=list)
+    category_keywords: Mapping[str, Sequence[str]] = field(default_factory=dict)  # see ShopMapping
 
 
 def _check_reject_share(con: duckdb.DuckDBPyConnection, path: Path, lines: int,
@@ -99,8 +101,8 @@ def _check_reject_share(con: duckdb.DuckDBPyConnection, path: Path, lines: int,
 
 
 def _read(con: duckdb.DuckDBPyConnection, job: ShopImport, counts: dict[str, Counts],
-          progress: Progress, notes: list[str]) -> list[str]:
-    """Stage every file's tables; returns the files read."""
+          dropped: dict[str, int], progress: Progress, notes: list[str]) -> list[str]:
+    """Stage every file's tables, counting skipped rows in ``dropped``; returns the files read."""
     files = []
     for i, file_job in enumerate(job.jobs):
         progress(f"reading {file_job.path.name}")
@@ -122,10 +124,13 @@ def _read(con: duckdb.DuckDBPyConnection, job: ShopImport, counts: dict[str, Cou
                 if column not in extract.exprs:
                     notes.append(f"{file_job.path.name}: no {column} column for {extract.table}, "
                                  f"so {why} (map one in shop.yaml)")
-            _, kept, rejected = stage(con, raw.name, extract, job.timezone, job.currency)
+            staged = stage(con, raw.name, extract, job.timezone, job.currency)
             target = TARGET[extract.table]
+            skipped = sum(staged.skipped.values())
             counts[target] = counts.get(target, Counts()).add(
-                Counts(read=kept + rejected, rejected=rejected))
+                Counts(read=staged.kept + staged.rejected + skipped, rejected=staged.rejected))
+            for reason, n in staged.skipped.items():
+                dropped[reason] = dropped.get(reason, 0) + n
         _check_reject_share(con, file_job.path, raw.rows + len(raw.rejects),
                             job.max_reject_fraction)
         drop(con, raw)
@@ -143,7 +148,7 @@ def _merge(con: duckdb.DuckDBPyConnection, job: ShopImport, counts: dict[str, Co
     progress("merging into the warehouse")
     has = lambda t: shop_merge.has(con, f"stage_{t}")
     if has("products"):
-        add("products", shop_merge.merge_products(con))
+        add("products", shop_merge.merge_products(con, job.category_keywords))
     if has("customers"):
         add("users", shop_merge.merge_customers(con))
     for table, got in shop_merge.merge_orders(con).items():
@@ -152,7 +157,9 @@ def _merge(con: duckdb.DuckDBPyConnection, job: ShopImport, counts: dict[str, Co
         add("payments", shop_merge.merge_payments(con))
     if has("events"):
         add("events", shop_merge.merge_events(con))
-    add("products", shop_merge.add_missing_products(con))
+    add("products", shop_merge.add_missing_products(con, job.category_keywords))
+    if has("order_lines"):  # after the products, so that the events carry their category
+        add("events", shop_merge.purchase_events(con))
     if has("assignments"):
         file = con.execute("SELECT any_value(_file) FROM stage_assignments").fetchone()[0]
         for table, got in experiments.merge_experiments(con, job.covariates, file).items():
@@ -199,8 +206,9 @@ def import_shop(con: duckdb.DuckDBPyConnection, job: ShopImport,
     con.execute("SET TimeZone = ?", [job.timezone])
     create_rejects(con)
     counts: dict[str, Counts] = {}
+    dropped: dict[str, int] = {}
     notes: list[str] = []
-    files = _read(con, job, counts, progress, notes)
+    files = _read(con, job, counts, dropped, progress, notes)
     _merge(con, job, counts, progress)
     if job.policies is not None:
         progress(f"reading policy pages in {job.policies.folder}")
@@ -212,6 +220,7 @@ def import_shop(con: duckdb.DuckDBPyConnection, job: ShopImport,
         files += [r["file"] for r in rejects]
     rejects_changed = _store_rejects(con, files)
     report = _report(con, job, counts)
+    report.dropped = dropped
     report.notes[1:1] = notes
     for name in [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE "
                                            "temporary AND table_name LIKE 'stage_%'").fetchall()]:
@@ -240,7 +249,8 @@ def from_mapping(path: Path, settings: Settings) -> ShopImport:
                       max_reject_fraction=mapping.max_reject_fraction
                       if mapping.max_reject_fraction is not None
                       else settings.import_max_reject_fraction,
-                      policies=policies, covariates=assignments.covariates if assignments else [])
+                      policies=policies, covariates=assignments.covariates if assignments else [],
+                      category_keywords=mapping.category_keywords)
 
 
 def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings,
@@ -250,7 +260,7 @@ def run(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings,
 
 
 def preset_import(preset: str, path: Path, settings: Settings, timezone: str = "UTC",
-                  currency: str | None = None) -> ShopImport:
+                  currency: str | None = None, timestamp_format: str | None = None) -> ShopImport:
     """One export file read with a named preset (no mapping file)."""
     from knowledge.importers.presets import PRESETS, extracts_of
 
@@ -263,20 +273,30 @@ def preset_import(preset: str, path: Path, settings: Settings, timezone: str = "
         check_timezone(timezone)
         if currency is not None:
             check_currency(currency)
+        if timestamp_format is not None:
+            check_timestamp_format(timestamp_format)
     except ValueError as err:
         raise DataFileError(path, str(err)) from err
-    return ShopImport(source=preset, jobs=[FileJob(path, lambda header: extracts_of(
-        preset, path, header))], timezone=timezone, currency=currency,
-        max_reject_fraction=settings.import_max_reject_fraction)
+
+    def build(header: list[str]) -> list[Extract]:
+        extracts = extracts_of(preset, path, header)
+        for extract in extracts:
+            extract.timestamp_format = timestamp_format or extract.timestamp_format
+        return extracts
+
+    return ShopImport(source=preset, jobs=[FileJob(path, build)], timezone=timezone,
+                      currency=currency, max_reject_fraction=settings.import_max_reject_fraction)
 
 
 def preset_runner(preset: str):
-    """``run(con, path, settings, progress=None, timezone="UTC", currency=None)`` for a preset."""
+    """``run(con, path, settings, progress=None, timezone="UTC", currency=None,
+    timestamp_format=None)`` for a preset."""
     def run_preset(con: duckdb.DuckDBPyConnection, source_dir: Path, settings: Settings,
                    progress: Progress | None = None, timezone: str = "UTC",
-                   currency: str | None = None) -> ImportReport:
-        return import_shop(con, preset_import(preset, source_dir, settings, timezone, currency),
-                           progress)
+                   currency: str | None = None,
+                   timestamp_format: str | None = None) -> ImportReport:
+        return import_shop(con, preset_import(preset, source_dir, settings, timezone, currency,
+                                              timestamp_format), progress)
 
     run_preset.__doc__ = f"The {preset} preset: ``source_dir`` is the export file."
     return run_preset

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 
 from knowledge.importers.base import DataFileError
-from knowledge.importers.shop_mapping import Extract, quote_ident
+from knowledge.importers.shop_mapping import Extract
+from knowledge.importers.sql_text import quote_ident
 
 PRESETS = ("shopify", "transactions")
 

@@ -18,12 +18,13 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from knowledge.importers.base import DataFileError
+from knowledge.importers.line_rules import LineRules
 from knowledge.importers.raw_files import Format
 from knowledge.importers.shop_tables import TABLES
+from knowledge.importers.sql_text import Constant, literal, quote_ident
 
 TableName = Literal["customers", "products", "orders", "order_lines", "payments", "events",
                     "campaigns", "assignments", "outcomes"]
-Constant = str | int | float | bool
 
 
 def check_timezone(value: str) -> str:
@@ -83,6 +84,9 @@ class TableFile(BaseModel):
     covariates: list[str] = Field(
         default_factory=list, description="assignments only: file columns that are "
         "pre-treatment features of each user, for uplift models.")
+    rules: LineRules | None = Field(
+        None, description="order_lines only: lines to skip on purpose (guest lines, postage "
+        "and fees, unpriced lines; each counted in the report) and product-id spelling.")
 
 
 class PolicyPages(BaseModel):
@@ -114,6 +118,11 @@ class ShopMapping(BaseModel):
     tables: dict[TableName, TableFile] = Field(
         default_factory=dict, description="The files the shop has; any may be left out.")
     policies: PolicyPages | None = Field(None, description="The shop's policy and FAQ pages.")
+    category_keywords: dict[str, list[str]] = Field(
+        default_factory=dict, description="For shops whose exports have no product category: "
+        "category: words. A product without a category gets the first category (in this "
+        "order) with a word in its title (whole word, plural -s/-es too, any case); else "
+        "'other'.")
 
     @model_validator(mode="after")
     def _known_columns(self) -> ShopMapping:
@@ -125,6 +134,8 @@ class ShopMapping(BaseModel):
                                  f"known: {', '.join(sorted(known))}")
             if spec.covariates and table != "assignments":
                 raise ValueError(f"tables.{table}: covariates belong to assignments only")
+            if spec.rules and table != "order_lines":
+                raise ValueError(f"tables.{table}: rules belong to order_lines only")
         if "outcomes" in self.tables and "assignments" not in self.tables:
             raise ValueError("tables.outcomes needs tables.assignments to join the outcomes to")
         if not self.tables and self.policies is None:
@@ -144,19 +155,7 @@ class Extract:
     covariates: list[str] = field(default_factory=list)
     where: str | None = None  # SQL over the raw columns ({raw}: the raw table): rows to keep
     duplicates: Literal["reject", "last"] = "reject"  # a key seen again: reject it, or keep the last
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: Constant) -> str:
-    """A constant from shop.yaml as a SQL literal (strings quoted; never code)."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (reason, SQL over typed columns)
 
 
 def extract_of(table: str, spec: TableFile, root: Path, header: list[str]) -> Extract:
@@ -179,8 +178,21 @@ def extract_of(table: str, spec: TableFile, root: Path, header: list[str]) -> Ex
             exprs[col.name] = expr if default is None else f"coalesce({expr}, {literal(default)})"
         elif default is not None:
             exprs[col.name] = literal(default)
-    return Extract(table, path, exprs, timestamp_format=spec.timestamp_format,
-                   covariates=spec.covariates)
+    return with_rules(Extract(table, path, exprs, timestamp_format=spec.timestamp_format,
+                              covariates=spec.covariates), spec.rules)
+
+
+def with_rules(extract: Extract, rules: LineRules | None) -> Extract:
+    """The order lines ``extract`` with ``rules`` applied (a no-op without rules)."""
+    if rules is None:
+        return extract
+    if "product_id" in extract.exprs:
+        extract.exprs["product_id"] = rules.product_id(extract.exprs["product_id"])
+    try:
+        extract.skips = rules.skips(set(extract.exprs))
+    except ValueError as err:
+        raise DataFileError(extract.file, str(err)) from err
+    return extract
 
 
 def load_mapping(path: Path) -> ShopMapping:

@@ -7,8 +7,11 @@ where only an order's first row has them), or from both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import duckdb
 
+from knowledge.importers.keyword_categories import category_sql
 from knowledge.importers.upsert import Counts, insert_new, replace_children, replace_groups, upsert
 
 USER_COLUMNS = ["first_name", "last_name", "email", "country", "address1", "address2", "city",
@@ -27,10 +30,15 @@ def merge_customers(con: duckdb.DuckDBPyConnection) -> Counts:
                   ["user_id"], USER_COLUMNS)
 
 
-def merge_products(con: duckdb.DuckDBPyConnection) -> Counts:
+def merge_products(con: duckdb.DuckDBPyConnection,
+                   category_keywords: Mapping[str, Sequence[str]] | None = None) -> Counts:
+    """Products of a products file; with ``category_keywords``, one without a category gets
+    the category its title's words say."""
     _claim(con, "products", "SELECT product_id FROM stage_products")
-    return upsert(con, "products", "SELECT product_id, title, description, category, price "
-                  "FROM stage_products", ["product_id"],
+    category = (f"coalesce(category, {category_sql('title', category_keywords)})"
+                if category_keywords else "category")
+    return upsert(con, "products", f"SELECT product_id, title, description, {category} AS "
+                  f"category, price FROM stage_products", ["product_id"],
                   ["title", "description", "category", "price"])
 
 
@@ -54,8 +62,8 @@ def _order_rows() -> str:
 
 
 def merge_orders(con: duckdb.DuckDBPyConnection) -> dict[str, Counts]:
-    """orders (from an orders file and/or the lines), order_items, and a purchase event per
-    line of every order that is not cancelled."""
+    """orders (from an orders file and/or the lines) and order_items; the lines stay staged
+    (``_lines``) for ``purchase_events``."""
     out: dict[str, Counts] = {}
     with_lines = has(con, "stage_order_lines")
     with_orders = has(con, "stage_orders")
@@ -88,14 +96,13 @@ def merge_orders(con: duckdb.DuckDBPyConnection) -> dict[str, Counts]:
                 CASE WHEN _credit THEN -quantity ELSE quantity END AS quantity, unit_price
                 FROM _lines""", "order_id", "line_no",
             ["product_id", "item_id", "title", "quantity", "unit_price"])
-        out["events"] = purchase_events(con)
-        con.execute("DROP TABLE _lines")
     return out
 
 
 def purchase_events(con: duckdb.DuckDBPyConnection) -> Counts:
     """One purchase event per line with a positive quantity of every imported order that is
-    not cancelled; session_id is the order id, so re-deriving an order replaces its events."""
+    not cancelled; session_id is the order id, so re-deriving an order replaces its events.
+    Drops the staged ``_lines`` of ``merge_orders``."""
     incoming = """SELECT o.user_id, i.product_id, p.category, 'purchase' AS event_type,
             o.ordered_at AS ts, o.order_id AS session_id, i.quantity, i.unit_price AS price
         FROM order_items i JOIN orders o USING (order_id)
@@ -103,10 +110,12 @@ def purchase_events(con: duckdb.DuckDBPyConnection) -> Counts:
         WHERE i.order_id IN (SELECT DISTINCT order_id FROM _lines)
           AND o.status <> 'cancelled' AND o.user_id IS NOT NULL AND o.ordered_at IS NOT NULL
           AND i.quantity > 0"""
-    return replace_groups(con, "events", incoming, "session_id",
-                          ["user_id", "product_id", "category", "event_type", "ts", "session_id",
-                           "quantity", "price"], scope="event_type = 'purchase'",
-                          groups="SELECT DISTINCT order_id FROM _lines")
+    counts = replace_groups(con, "events", incoming, "session_id",
+                            ["user_id", "product_id", "category", "event_type", "ts",
+                             "session_id", "quantity", "price"], scope="event_type = 'purchase'",
+                            groups="SELECT DISTINCT order_id FROM _lines")
+    con.execute("DROP TABLE _lines")
+    return counts
 
 
 def merge_payments(con: duckdb.DuckDBPyConnection) -> Counts:
@@ -151,9 +160,11 @@ def _most_common(value: str, key: str, rows: str) -> str:
               GROUP BY ALL) GROUP BY "{key}" """
 
 
-def add_missing_products(con: duckdb.DuckDBPyConnection) -> Counts:
+def add_missing_products(con: duckdb.DuckDBPyConnection,
+                         category_keywords: Mapping[str, Sequence[str]] | None = None) -> Counts:
     """Products named by order lines or events but not by a products file: the most common
-    line title (else the id) and the median unit price paid, over every stored line."""
+    line title (else the id), the median unit price paid over every stored line, and with
+    ``category_keywords`` the category their title's words say."""
     named = []
     if has(con, "stage_order_lines"):
         named.append("SELECT product_id FROM stage_order_lines")
@@ -162,14 +173,16 @@ def add_missing_products(con: duckdb.DuckDBPyConnection) -> Counts:
     if not named:
         return Counts()
     titles = _most_common("title", "product_id", "SELECT product_id, title FROM order_items")
-    values = f"""SELECT p.product_id, coalesce(t.title, p.product_id) AS title, p.price
+    title = "coalesce(t.title, p.product_id)"
+    category = category_sql(title, category_keywords) if category_keywords else "NULL::VARCHAR"
+    values = f"""SELECT p.product_id, {title} AS title, p.price, {category} AS category
         FROM (SELECT product_id, median(price) AS price FROM (
                 SELECT product_id, unit_price AS price FROM order_items
                 UNION ALL SELECT product_id, price FROM events WHERE product_id NOT IN
                     (SELECT product_id FROM order_items)) GROUP BY product_id) p
         LEFT JOIN ({titles}) t USING (product_id)"""
     return _derive(con, "products", "product_id", " UNION ".join(named), values,
-                   ["title", "price"])
+                   ["title", "price", *(["category"] if category_keywords else [])])
 
 
 def add_missing_users(con: duckdb.DuckDBPyConnection) -> Counts:
@@ -178,12 +191,15 @@ def add_missing_users(con: duckdb.DuckDBPyConnection) -> Counts:
     named = []
     if has(con, "stage_order_lines") or has(con, "stage_orders"):
         named.append("SELECT user_id FROM orders WHERE user_id IS NOT NULL")
-    for table in ("stage_events", "stage_assignments"):
+    for table in ("stage_events", "stage_assignments", "stage_skipped_customers"):
         if has(con, table):
             named.append(f"SELECT customer_id FROM {table}")
     if not named:
         return Counts()
-    countries = _most_common("country", "user_id", "SELECT user_id, country FROM orders")
+    rows = "SELECT user_id, country FROM orders"
+    if has(con, "stage_skipped_customers"):
+        rows += " UNION ALL SELECT customer_id, country FROM stage_skipped_customers"
+    countries = _most_common("country", "user_id", rows)
     values = f"""SELECT u.user_id, c.country FROM (SELECT DISTINCT k AS user_id FROM
         ({" UNION ".join(named)}) n(k)) u LEFT JOIN ({countries}) c USING (user_id)"""
     return _derive(con, "users", "user_id", " UNION ".join(named), values, ["country"])

@@ -6,12 +6,14 @@ its file, line, column, reason and value; it is never dropped silently.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import duckdb
 
 from knowledge.importers.base import DataFileError
-from knowledge.importers.shop_mapping import Extract, quote_ident
+from knowledge.importers.shop_mapping import Extract
 from knowledge.importers.shop_tables import KEYS, TABLES, Column
+from knowledge.importers.sql_text import literal, quote_ident
 
 REJECTS = "_import_rejects"
 KIND_WORDS = {"int": "not a whole number", "number": "not a number",
@@ -76,10 +78,37 @@ def _failure(col: Column, name: str, raw: str, currency: str | None) -> list[str
     return out
 
 
+@dataclass
+class Staged:
+    """What ``stage`` did with a file's rows for one table."""
+
+    name: str  # the stage table
+    kept: int
+    rejected: int
+    skipped: dict[str, int] = field(default_factory=dict)  # per reason of ``Extract.skips``
+
+
+def _skip_case(extract: Extract) -> str:
+    branches = " ".join(f"WHEN {condition} THEN {literal(reason)}"
+                        for reason, condition in extract.skips)
+    return f"CASE {branches} END" if branches else "NULL::VARCHAR"
+
+
+def _keep_skipped_customers(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """Customers named only by skipped lines are still customers (``add_missing_users``)."""
+    if extract.table != "order_lines" or "customer_id" not in extract.exprs:
+        return
+    country = "country" if "country" in extract.exprs else "NULL::VARCHAR AS country"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE stage_skipped_customers AS
+        SELECT customer_id, {country} FROM _checked
+        WHERE _skip IS NOT NULL AND customer_id IS NOT NULL""")
+
+
 def stage(con: duckdb.DuckDBPyConnection, raw_table: str, extract: Extract, timezone: str,
-          currency: str | None) -> tuple[str, int, int]:
+          currency: str | None) -> Staged:
     """Typed rows of ``extract`` as temporary table ``stage_<table>`` (with ``_file``,
-    ``_line`` and any covariates); returns (table name, rows kept, rows rejected)."""
+    ``_line`` and any covariates). A row an ``Extract.skips`` rule matches is left out before
+    any check and counted under that rule's reason."""
     table = extract.table
     columns = [c for c in TABLES[table] if c.name in extract.exprs]
     missing = [c.name for c in TABLES[table] if c.required and c.name not in extract.exprs]
@@ -95,7 +124,7 @@ def stage(con: duckdb.DuckDBPyConnection, raw_table: str, extract: Extract, time
         f"AS {quote_ident(c.name)}" for c in columns)
     branches = " ".join(b for c in columns for b in _failure(
         c, quote_ident(c.name), quote_ident("_raw_" + c.name), currency))
-    fail = f"CASE {branches} END" if branches else "NULL"
+    fail = f"CASE WHEN _skip IS NULL THEN CASE {branches} END END" if branches else "NULL"
     keep = [quote_ident(c.name) if c in columns else f"NULL::{c.sql_type} AS {quote_ident(c.name)}"
             for c in TABLES[table]] + [quote_ident("_cov_" + c) for c in extract.covariates]
     key = KEYS.get(table)
@@ -105,15 +134,18 @@ def stage(con: duckdb.DuckDBPyConnection, raw_table: str, extract: Extract, time
     if key and all(k in extract.exprs for k in key):
         part = ", ".join(quote_ident(k) for k in key)
         order = "_line DESC" if last else "_line"
-        dup = f"row_number() OVER (PARTITION BY _fail IS NULL, {part} ORDER BY {order}) > 1"
-        first = f"min(_line) OVER (PARTITION BY _fail IS NULL, {part})"
+        good = "_fail IS NULL AND _skip IS NULL"
+        dup = f"row_number() OVER (PARTITION BY {good}, {part} ORDER BY {order}) > 1"
+        first = f"min(_line) OVER (PARTITION BY {good}, {part})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _checked AS
         WITH pre AS (SELECT _line, {pre}{covariates} FROM {raw_table}
                      WHERE {(extract.where or "TRUE").replace("{raw}", raw_table)}),
         typed AS (SELECT *, {typed} FROM pre),
-        failed AS (SELECT *, {fail} AS _fail FROM typed)
-        SELECT *, _fail IS NULL AND {dup} AS _dup, {first} AS _first FROM failed""")
+        skipped AS (SELECT *, {_skip_case(extract)} AS _skip FROM typed),
+        failed AS (SELECT *, {fail} AS _fail FROM skipped)
+        SELECT *, _fail IS NULL AND _skip IS NULL AND {dup} AS _dup, {first} AS _first
+        FROM failed""")
     file = str(extract.file).replace("'", "''")
     key_name = " + ".join(key) if key else ""
     con.execute(f"""
@@ -125,11 +157,16 @@ def stage(con: duckdb.DuckDBPyConnection, raw_table: str, extract: Extract, time
                'duplicate key (first on line ' || _first || ')', NULL
         FROM _checked WHERE _dup AND NOT {last}""")
     name = f"stage_{table}"
+    good = "_skip IS NULL AND _fail IS NULL AND NOT _dup"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT '{file}' AS _file, _line, "
-                f"{', '.join(keep)} FROM _checked WHERE _fail IS NULL AND NOT _dup")
+                f"{', '.join(keep)} FROM _checked WHERE {good}")
     kept, rejected = con.execute(
-        f"SELECT count(*) FILTER (WHERE _fail IS NULL AND NOT _dup), "
+        f"SELECT count(*) FILTER (WHERE {good}), "
         f"count(*) FILTER (WHERE _fail IS NOT NULL OR (_dup AND NOT {last})) "
         f"FROM _checked").fetchone()
+    skipped = dict(con.execute("SELECT _skip, count(*) FROM _checked WHERE _skip IS NOT NULL "
+                               "GROUP BY _skip").fetchall())
+    if skipped:
+        _keep_skipped_customers(con, extract)
     con.execute("DROP TABLE _checked")
-    return name, kept, rejected
+    return Staged(name, kept, rejected, skipped)
