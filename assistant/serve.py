@@ -2,6 +2,8 @@
 
 This module composes the server: the REST app (``assistant/api/app.py``), the customer widget
 and demo shop page (``ui/web/``) and the Gradio console (``ui/console.py``) mounted on it.
+With ``retrain_schedule`` set it also runs `shopmind retrain` on that schedule in a background
+thread (``finetune/retrain_schedule.py``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ def serve(settings: Settings) -> None:
 
     service = ChatService(settings)
     app = build_app(service)
+    if settings.retrain_schedule:
+        from finetune.retrain_schedule import RetrainScheduler
+
+        RetrainScheduler(settings, log=terminal.print).start()
     url = f"http://{settings.host}:{settings.port}"
     terminal.print(f"[bold green]shopmind is running:[/] {url}\n"
                   f"  operator console  {url}/console/  (password = operator token below)\n"

@@ -53,15 +53,16 @@ def _build_knowledge(settings: Settings) -> str:
 
 
 def _recommend_done(settings: Settings) -> bool:
-    from finetune.recommend.train import is_current
+    from finetune.recommend.artifacts import is_current
 
     return is_current(settings)
 
 
 def _build_recommend(settings: Settings) -> str:
     from finetune.recommend.train import train_recommender
+    from finetune.retrain import QUICK_SASREC_SECONDS
 
-    meta = train_recommender(settings, sasrec_seconds=30)
+    meta = train_recommender(settings, sasrec_seconds=QUICK_SASREC_SECONDS)
     return f"{', '.join(meta.components)} on {meta.events:,} events, {meta.items:,} items"
 
 

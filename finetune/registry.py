@@ -89,6 +89,18 @@ def behavior_slot(shop: str, task: str) -> str:
     return f"behavior/{shop}/{task}"
 
 
+def dialog_slot(shop: str) -> str:
+    return f"dialog/{shop}"
+
+
+def recommend_slot(shop: str) -> str:
+    return f"recommend/{shop}"
+
+
+def uplift_slot(shop: str, campaign_id: str) -> str:
+    return f"uplift/{shop}/{campaign_id}"
+
+
 def path(settings: Settings) -> Path:
     return settings.artifacts_dir / FILE
 
@@ -122,12 +134,37 @@ def register(settings: Settings, slot: str, version: Version) -> Version:
 
 
 def artifact_folder(settings: Settings, version: Version) -> Path:
-    """The version's folder, or a RegistryError when it is gone."""
+    """The version's folder, or a RegistryError when it is gone or holds another build (an
+    artifact rebuilt in place, like the dialog model: its meta.json has another created_at)."""
     folder = settings.artifacts_dir / version.path
     if not (folder / "meta.json").is_file():
         raise RegistryError(f"missing artifact for {version.version}: {folder} has no meta.json "
                             "(deleted or moved); retrain or roll back")
+    built = json.loads((folder / "meta.json").read_text()).get("created_at", version.created_at)
+    if built != version.created_at:
+        raise RegistryError(f"missing artifact for {version.version}: {folder} was rebuilt in "
+                            f"place since (it holds the build of {built}); retrain instead")
     return folder
+
+
+def serving_folder(settings: Settings, slot: str) -> Path | None:
+    """The folder of the slot's serving version; None when the slot is not registered, a
+    RegistryError when nothing serves (the gate refused every candidate) or the folder is gone."""
+    entries = load(settings).slots.get(slot)
+    if entries is None:
+        return None
+    if entries.serving is None:
+        raise RegistryError(
+            f"no version of {slot} serves: the promotion gate refused every candidate "
+            "(`shopmind models list` says why; `shopmind models promote VERSION` serves one "
+            "anyway)")
+    return artifact_folder(settings, entries.serving)
+
+
+def record_build(settings: Settings, slot: str, version: Version) -> Version:
+    """Register a version that serves as soon as it is built (no gate), in one update."""
+    register(settings, slot, version)
+    return promote(settings, slot, version.version, note=version.note)
 
 
 def promote(settings: Settings, slot: str, version: str, note: str = "") -> Version:

@@ -11,7 +11,8 @@ from rich.table import Table
 from finetune import registry
 from knowledge.settings import Settings
 
-app = typer.Typer(help="Model versions: which serve, which are candidates, rollback.",
+app = typer.Typer(help="Model versions (behaviour tasks, recommenders, uplift models, the "
+                  "dialog model): which serve, which are candidates, rollback.",
                   no_args_is_help=True)
 console = Console()
 
@@ -21,26 +22,37 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(2) from err
 
 
-def _metric(version: registry.Version, split: str, key: str) -> str:
-    value = version.metrics.get(split, {}).get(key)
-    return "" if value is None else f"{value:.3f}"
+HEADLINE = {"roc_auc": "AUC", "ece": "ECE", "ndcg@10": "NDCG@10", "qini_auc": "Qini"}
+
+
+def held_out_summary(version: registry.Version) -> str:
+    """The headline metrics of each split, flat (behaviour: AUC, ECE; recommenders: NDCG@10
+    per protocol; uplift: Qini per arm)."""
+    out = []
+    for split, metrics in version.metrics.items():
+        for group, values in metrics.items():
+            if isinstance(values, dict):
+                out += [f"{split} {label} {group} {values[key]:.3f}"
+                        for key, label in HEADLINE.items() if values.get(key) is not None]
+            elif group in HEADLINE and values is not None:
+                out.append(f"{split} {HEADLINE[group]} {values:.3f}")
+    return ", ".join(out)
 
 
 @app.command("list")
 def list_command(ctx: typer.Context,
                  slot: str = typer.Option("", help="Only slots starting with this, e.g. "
-                                          "behavior/synthetic.")) -> None:
+                                          "behavior/synthetic, recommend/ or uplift/hillstrom."
+                                          )) -> None:
     """Every registered version: status, data window and held-out metrics."""
     settings: Settings = ctx.obj
-    table = Table("slot", "version", "status", "data end", "val AUC", "test AUC", "test ECE",
-                  "note")
+    table = Table("slot", "version", "status", "data end", "held-out metrics", "note")
     for name, entries in sorted(registry.load(settings).slots.items()):
         if not name.startswith(slot):
             continue
         for v in sorted(entries.versions, key=lambda v: v.created_at):
             table.add_row(name, v.version, v.status, str(v.data_window.get("data_end", "")),
-                          _metric(v, "val", "roc_auc"), _metric(v, "test", "roc_auc"),
-                          _metric(v, "test", "ece"), v.note[:80])
+                          held_out_summary(v), v.note[:80])
     console.print(table)
 
 
@@ -72,7 +84,8 @@ def promote_command(ctx: typer.Context, version: str = typer.Argument(..., help=
 
 @app.command("rollback")
 def rollback_command(ctx: typer.Context,
-                     slot: str = typer.Argument(..., help="e.g. behavior/synthetic/purchase_30d")
+                     slot: str = typer.Argument(..., help="e.g. behavior/synthetic/purchase_30d, "
+                                                "recommend/synthetic, uplift/hillstrom/<campaign>")
                      ) -> None:
     """Retire the serving version and serve the previous one again (atomic)."""
     settings: Settings = ctx.obj

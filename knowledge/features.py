@@ -113,7 +113,8 @@ def _category_mix(con: duckdb.DuckDBPyConnection, cutoff: datetime, users: Seque
     if counts.empty:
         return pd.DataFrame(columns=[CATEGORY_PREFIX + c for c in categories] + ["cat_entropy"])
     share = counts.assign(p=counts["n"] / counts.groupby("user_id")["n"].transform("sum"))
-    entropy = share.groupby("user_id")["p"].apply(lambda p: float(-(p * np.log(p)).sum()))
+    # -sum p ln p per user, vectorised (a per-user lambda took 80% of a drift check's time)
+    entropy = (-(share["p"] * np.log(share["p"]))).groupby(share["user_id"]).sum()
     wide = share[share["category"].isin(categories)].pivot_table(
         index="user_id", columns="category", values="p", fill_value=0.0
     )

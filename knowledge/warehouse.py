@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from knowledge import event_journal
 from knowledge.artifacts import replaced
 
 TABLES_WITH_TIME = {"orders": "ordered_at", "events": "ts", "campaigns": "started_at"}
@@ -146,20 +147,24 @@ def append_event(path: Path, user_id: str, product_id: str, event_type: str,
                  quantity: int | None = None, price: float | None = None) -> str | None:
     """Append one behaviour event while the server runs (``ts``: default now; stored as naive
     UTC, like every timestamp here) and return its product's category; the tools read it on
-    their next call. A product not in the catalogue is refused (``UnknownProductError``)."""
+    their next call, and ``knowledge.event_journal`` tells their caches that only this user
+    changed. A product not in the catalogue is refused (``UnknownProductError``)."""
     ts = ts or datetime.now(UTC)
-    con = open_shared(path, write=True)
-    try:
-        found = con.execute("SELECT category FROM products WHERE product_id = ?",
-                            [product_id]).fetchone()
-        if found is None:
-            raise UnknownProductError(product_id)
-        con.execute(
-            "INSERT INTO events (user_id, product_id, category, event_type, ts, session_id, "
-            "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [user_id, product_id, found[0], event_type,
-             ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts, session_id,
-             quantity, price])
-    finally:
-        con.close()
+    ts = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    with _write_lock:  # nothing else of this process writes between `before` and `after`
+        con = open_shared(path, write=True)
+        try:
+            before = event_journal.file_state(path)
+            found = con.execute("SELECT category FROM products WHERE product_id = ?",
+                                [product_id]).fetchone()
+            if found is None:
+                raise UnknownProductError(product_id)
+            con.execute(
+                "INSERT INTO events (user_id, product_id, category, event_type, ts, session_id, "
+                "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [user_id, product_id, found[0], event_type, ts, session_id, quantity, price])
+        finally:
+            con.close()
+        event_journal.record(path, event_journal.Change(
+            before, event_journal.file_state(path), user_id, ts))
     return found[0]

@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from finetune import registry
+from finetune.uplift import artifacts
 from finetune.uplift.train import train_campaign
 from knowledge import warehouse
-from knowledge.importers.base import replace_table
 from knowledge.segment_sql import SegmentFilters
 from knowledge.segments import save_segment
 from knowledge.settings import Settings
+from tests.uplift_shop import write_toy_campaign
 from tools.registry import ToolContext, ToolError, get_tool
 
 
@@ -23,12 +25,7 @@ def toy_shop(tmp_path_factory, uplift_experiment) -> Settings:
     does not cover (added after training) and one user who never was in it."""
     root = tmp_path_factory.mktemp("toy_shop")
     settings = Settings(shop="toy", warehouse_dir=root / "data", artifacts_dir=root / "artifacts")
-    rows = uplift_experiment.assign(covariates=uplift_experiment["covariates"].map(json.dumps))
-    with warehouse.atomic_update(settings.warehouse) as con:
-        replace_table(con, "campaigns", pd.DataFrame([{
-            "campaign_id": "toy", "name": "toy test", "channel": "email", "randomized": True,
-            "arms": json.dumps(["control", "email", "coupon"])}]))
-        replace_table(con, "campaign_assignments", rows)
+    write_toy_campaign(settings, uplift_experiment)
     train_campaign(settings, "toy", settings.warehouse, "toy", model_name="t_learner",
                    quick=True, margin_rate=1.0)
     strangers = pd.DataFrame({
@@ -153,7 +150,8 @@ def test_synthetic_shop_trains_and_answers(small_shop, tmp_path):
     assert is_current(settings)
     assert meta.campaign.arms == ["control", "email", "coupon"]
     assert set(meta.true_effect) == {"email", "coupon"}  # the synthetic shop knows its effects
-    assert (tmp_path / "uplift" / "synthetic" / "meta.json").is_file()
+    slot = registry.load(settings).slot(f"uplift/synthetic/{meta.campaign.campaign_id}")
+    assert slot.serving.version == meta.version  # the first version passed the gate
     plan = call(settings, segment={}, max_users=10)
     assert 0 < plan["plan"]["users_treated"] <= 10
     assert plan["models"][0]["campaign_id"] == meta.campaign.campaign_id
@@ -168,7 +166,8 @@ def test_synthetic_shop_trains_and_answers(small_shop, tmp_path):
 def test_stored_scores_equal_a_fresh_prediction(toy_shop):
     from tools.intervention import _load, _predict, _score
 
-    loaded = _load(toy_shop.artifacts_dir / "uplift" / "toy" / "toy")
+    (folder,) = artifacts.serving(toy_shop, "toy")
+    loaded = _load(folder)
     users = ["u0003", "u0100", "u2999"]
     stored, fresh = _score(toy_shop, loaded, users), _predict(toy_shop, loaded, users)
     assert stored.user_ids == fresh.user_ids == users
@@ -185,7 +184,8 @@ def test_train_uplift_command_trains_and_rejects_bad_options(toy_shop, tmp_path)
     result = CliRunner().invoke(app, [*base, "--model", "class_transformation", "--quick"])
     assert result.exit_code == 0, result.output
     assert "qini_auc" in result.output and "coupon" in result.output
-    meta = json.loads((tmp_path / "uplift" / "toy" / "toy" / "meta.json").read_text())
+    (meta_file,) = (tmp_path / "uplift" / "toy" / "toy").glob("*/meta.json")
+    meta = json.loads(meta_file.read_text())
     assert meta["model"] == "class_transformation" and meta["rows"]["test"] > 0
     bad = CliRunner().invoke(app, [*base, "--model", "magic"])
     assert bad.exit_code != 0 and "unknown model 'magic'" in bad.output

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from finetune import registry
 from knowledge import warehouse
 from knowledge.settings import Settings
 from tests.recommend_shop import trained_themed_shop, write_themed_shop
@@ -44,8 +45,10 @@ def _private(shop, tmp_path) -> Settings:
 
 
 def test_training_writes_artifacts_with_meta(shop):
-    folder = shop.artifacts_dir / "recommend" / "themed"
+    folder = registry.serving_folder(shop, "recommend/themed")  # the first version serves
     meta = json.loads((folder / "meta.json").read_text())
+    assert folder.parent == shop.artifacts_dir / "recommend" / "themed"
+    assert meta["heldout"]["all"]["ndcg@10"] > 0.3  # measured on users never tuned on
     assert {"popularity", "repeat", "itemknn", "als", "text", "sasrec"} <= set(meta["components"])
     assert set(meta["weights"]) == {"all", "new"}
     assert meta["data_version"].startswith("themed_test_shop@")

@@ -13,6 +13,7 @@ from tests.behavior_data import build_tiny_warehouse, random_shop_events
 from tools.behavior import predict
 
 SLOT = "behavior/rand/purchase_30d"
+BEHAVIOUR = ("behavior",)  # this shop is for the behaviour models
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,13 @@ def served_version(shop) -> str:
 
 
 def test_retrain_promotes_then_skips_unchanged_data_and_rollback_reaches_the_tool(shop):
-    lines = retrain(shop)
+    lines = retrain(shop, stages=BEHAVIOUR)
     assert any(line.startswith("purchase_30d (test AUC") and "promoted" in line
                for line in lines), lines
     first = registry.load(shop).slot(SLOT).serving.version
     assert served_version(shop) == first
-    assert all("skipped" in line for line in retrain(shop))  # nothing changed
-    retrain(shop, force=True)
+    assert all("skipped" in line for line in retrain(shop, stages=BEHAVIOUR))  # nothing changed
+    retrain(shop, force=True, stages=BEHAVIOUR)
     second = registry.load(shop).slot(SLOT).serving.version
     assert second != first and served_version(shop) == second
     registry.rollback(shop, SLOT)
@@ -52,11 +53,11 @@ def test_retrain_promotes_then_skips_unchanged_data_and_rollback_reaches_the_too
 
 def test_two_retrains_never_run_at_once(shop):
     with retrain_lock(shop), pytest.raises(RetrainBusyError, match="another retrain is running"):
-        retrain(shop)
+        retrain(shop, stages=BEHAVIOUR)
 
 
 def test_a_retrain_killed_half_way_leaves_the_serving_version(shop, monkeypatch):
-    retrain(shop)
+    retrain(shop, stages=BEHAVIOUR)
     before = registry.path(shop).read_text()
     real = behavior_train.train_one
     calls = []
@@ -69,6 +70,6 @@ def test_a_retrain_killed_half_way_leaves_the_serving_version(shop, monkeypatch)
 
     monkeypatch.setattr(behavior_train, "train_one", dies_on_the_second_model)
     with pytest.raises(KeyboardInterrupt):
-        retrain(shop, force=True)
+        retrain(shop, force=True, stages=BEHAVIOUR)
     assert registry.path(shop).read_text() == before
     assert served_version(shop) == registry.load(shop).slot(SLOT).serving.version

@@ -6,21 +6,27 @@ its calibrator (fitted on the validation window), applied to features built from
 the user changes the next prediction. Churn within H days is 1 - P(purchase within H days),
 served by the purchase model of that horizon. `population_scores` scores every current user
 once per warehouse state and model version (the percentile, and the segment tool's
-propensity filters, read it).
+propensity filters, read it); after events that this process appended
+(``knowledge.event_journal``) it rescores only their users, unless one moved the cutoff.
+Each answer is appended to the served-prediction log (``finetune/behavior/prediction_log.py``)
+that `shopmind drift` scores once its outcome window has closed.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
+from finetune.behavior import prediction_log
 from finetune.behavior.artifacts import (
     ModelMeta,
     latest_servable,
@@ -30,7 +36,7 @@ from finetune.behavior.artifacts import (
 from finetune.behavior.calibration import Calibrator
 from finetune.behavior.tabular import BIAS, TabularModel
 from finetune.registry import RegistryError
-from knowledge import warehouse
+from knowledge import event_journal, warehouse
 from knowledge.features import build_features, data_cutoff, describe_feature
 from knowledge.settings import Settings
 from tools.normalise import days_arg, user_id_arg
@@ -64,10 +70,18 @@ class Served:
     calibrator: Calibrator
 
 
+@dataclass(frozen=True)
+class _Cached:
+    state: tuple  # the warehouse file's state it was computed at (event_journal.file_state)
+    cutoff: datetime
+    frame: pd.DataFrame  # indexed by user_id, sorted like a full computation
+    model: str  # the model folder that scored it ("" for features)
+
+
 _lock = threading.Lock()
 _models: dict[Path, tuple[TabularModel, Calibrator]] = {}
-_features: dict[tuple, pd.DataFrame] = {}
-_scores: dict[tuple, pd.DataFrame] = {}
+_features: dict[tuple, _Cached] = {}  # (warehouse, categories) -> every user's features
+_scores: dict[tuple, _Cached] = {}  # (warehouse, task, churn) -> every user's score
 
 
 def _task(event: str, horizon_days: int | None) -> tuple[str, bool]:
@@ -106,16 +120,6 @@ def served_model(settings: Settings, event: str = "purchase",
         return Served(folder, meta, model, churn, calibrator)
 
 
-def _state(settings: Settings) -> tuple:
-    """Changes whenever the warehouse file (or its write-ahead log) changes."""
-    path = Path(settings.warehouse)
-    wal = Path(f"{path}.wal")
-    stamp = [path.stat().st_mtime_ns, path.stat().st_size]
-    if wal.exists():
-        stamp += [wal.stat().st_mtime_ns, wal.stat().st_size]
-    return (str(path.resolve()), *stamp)
-
-
 def open_shop(settings: Settings):
     try:
         return warehouse.connect(settings.warehouse)
@@ -128,40 +132,70 @@ def _probability(served: Served, features: pd.DataFrame) -> np.ndarray:
     return 1 - p if served.churn else p
 
 
-def features_now(settings: Settings, categories: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Every current user's features, cached per warehouse state (read-only: do not modify)."""
-    key = (_state(settings), categories)
+def _patched(frame: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with the rows of `fresh` replaced or, for new users, inserted in
+    index order (the order of a full computation)."""
+    rows = frame.index.get_indexer(fresh.index)  # a hash look-up, kept by the index
+    known = rows >= 0
+    out = frame.copy()
+    out.iloc[rows[known]] = fresh[known].to_numpy()
+    if not known.all():
+        out = pd.concat([out, fresh[~known]]).sort_index()
+    return out
+
+
+def _per_user(settings: Settings, cache: dict[tuple, _Cached], key: tuple,
+              compute: Callable[[duckdb.DuckDBPyConnection, datetime, list[str] | None],
+                                pd.DataFrame], model: str = "") -> pd.DataFrame:
+    """`compute(con, cutoff, users)` (users None = everyone) as of now, cached per key. When only
+    this process's appended events changed the warehouse since the cached frame, and none of
+    them moved the cutoff (an event on a new day ages everyone), only their users' rows are
+    recomputed; anything else recomputes every row."""
+    path = Path(settings.warehouse)
+    state = event_journal.file_state(path)
     with _lock:
-        if key in _features:
-            return _features[key]
+        cached = cache.get(key)
+    if cached is not None and cached.model != model:  # a new version serves: score everyone
+        cached = None
+    if cached is not None and cached.state == state:
+        return cached.frame
+    changes = event_journal.between(path, cached.state, state) if cached else None
     con = open_shop(settings)
     try:
-        features = build_features(con, data_cutoff(con), categories=categories)
+        if changes is not None and all(c.ts < cached.cutoff for c in changes):
+            cutoff = cached.cutoff
+            users = sorted({c.user_id for c in changes})
+            frame = _patched(cached.frame, compute(con, cutoff, users))
+        else:
+            cutoff = data_cutoff(con)
+            frame = compute(con, cutoff, None)
     finally:
         con.close()
     with _lock:
-        for old in [k for k in _features if k[0] != key[0]]:  # older states are stale
-            del _features[old]
-        _features[key] = features
-    return features
+        cache[key] = _Cached(state, cutoff, frame, model)
+    return frame
+
+
+def features_now(settings: Settings, categories: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every current user's features, as of now (read-only: do not modify)."""
+    return _per_user(settings, _features, (str(settings.warehouse), categories),
+                     lambda con, cutoff, users: build_features(con, cutoff, users, categories))
 
 
 def population_scores(settings: Settings, event: str = "purchase",
                       horizon_days: int = 30) -> pd.DataFrame:
     """Every current user's probability (columns user_id, probability) as of now."""
     served = served_model(settings, event, horizon_days)
-    key = (_state(settings), str(served.folder), served.churn)
-    with _lock:
-        if key in _scores:
-            return _scores[key]
-    features = features_now(settings, tuple(served.meta.categories))
-    scores = pd.DataFrame({"user_id": features.index.astype(str),
-                           "probability": _probability(served, features)})
-    with _lock:
-        for old in [k for k in _scores if k[0] != key[0]]:
-            del _scores[old]
-        _scores[key] = scores
-    return scores
+
+    def scores(con: duckdb.DuckDBPyConnection, cutoff: datetime,
+               users: list[str] | None) -> pd.DataFrame:
+        features = build_features(con, cutoff, users, served.meta.categories)
+        return pd.DataFrame({"probability": _probability(served, features)},
+                            index=features.index)
+
+    key = (str(settings.warehouse), served.meta.task, served.churn)
+    frame = _per_user(settings, _scores, key, scores, str(served.folder))
+    return frame.rename_axis("user_id").reset_index()
 
 
 def _factors(served: Served, features: pd.DataFrame) -> list[dict]:
@@ -198,6 +232,10 @@ def predict(settings: Settings, user_id: str, event: str = "purchase",
                         "nothing to base a prediction on")
     probability = float(_probability(served, features)[0])
     population = population_scores(settings, event, served.meta.horizon_days)["probability"]
+    prediction_log.append(settings, prediction_log.ServedPrediction(
+        user_id=user_id, event=event, task=served.meta.task,
+        horizon_days=served.meta.horizon_days, version=served.meta.version,
+        probability=probability, ts=prediction_log.now_utc()))
     test = served.meta.metrics.get("test", {})
     return {
         "user_id": user_id,

@@ -1,9 +1,10 @@
 """`suggest_intervention`: whom to treat, with which campaign arm, and what it should bring.
 
 Effects come only from uplift models trained on the shop's randomised campaigns
-(``shopmind train uplift``). The tool refuses, instead of guessing, when no experiment covers
-the channel asked for, when a user was not in the experiment (no pre-treatment covariates), or
-when their covariates fall outside what the experiment saw.
+(``shopmind train uplift``): the registry's serving version of each. The tool refuses, instead
+of guessing, when no experiment covers the channel asked for, when the warehouse was re-imported
+and the campaign not retrained since, when a user was not in the experiment (no pre-treatment
+covariates), or when their covariates fall outside what the experiment saw.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from finetune.registry import RegistryError
 from finetune.uplift import artifacts
 from finetune.uplift.data import covariates_frame, data_version
 from finetune.uplift.policy import Calibration, choose, interval
@@ -72,8 +74,13 @@ def _load(folder: Path) -> Loaded:
 
 
 def _models(settings: Settings, channel: str | None) -> list[Loaded]:
-    root = artifacts.shop_dir(settings, settings.shop)
-    metas = artifacts.list_models(root)
+    """The registry's serving version of each campaign whose arms offer ``channel``."""
+    try:
+        folders = artifacts.serving(settings, settings.shop)
+    except RegistryError as err:
+        raise ToolError(str(err)) from err
+    metas = [artifacts.UpliftMeta.model_validate_json((f / "meta.json").read_text())
+             for f in folders]
     if not metas:
         raise ToolError(f"no uplift model for shop {settings.shop!r}: train one from its randomised "
                         f"campaigns with `shopmind train uplift --data {settings.shop}`")
@@ -85,12 +92,13 @@ def _models(settings: Settings, channel: str | None) -> list[Loaded]:
                         f"{channel!r}, so its effect is unknown; experiments cover: {covered}. "
                         f"Run a randomised {channel} test before targeting by uplift.")
     current = data_version(settings.warehouse)
-    stale = [m for m in chosen if m.data_version != current]
+    newest = artifacts.latest_per_campaign(settings, settings.shop)  # a refused one counts
+    stale = [m for m in chosen if newest[m.campaign.campaign_id].data_version != current]
     if stale:
         raise ToolError(f"the uplift model of {stale[0].campaign.campaign_id} was trained on the "
                         f"warehouse imported at {stale[0].data_version}, but it was re-imported at "
                         f"{current}; retrain with `shopmind train uplift --data {settings.shop}`")
-    return [_load(root / m.campaign.campaign_id) for m in chosen]
+    return [_load(folder) for folder, m in zip(folders, metas) if m in chosen]
 
 
 def _covariates(settings: Settings, campaign_id: str, user_ids: list[str]):
@@ -111,7 +119,8 @@ def _model_card(meta: artifacts.UpliftMeta) -> dict[str, Any]:
         "campaign_id": meta.campaign.campaign_id, "experiment": meta.campaign.name,
         "channel": meta.campaign.channel, "control_arm": meta.campaign.arms[0],
         "arm_channels": dict(zip(meta.campaign.arms[1:], meta.campaign.arm_channels())),
-        "model": meta.model, "outcome": meta.outcome, "trained_users": meta.rows["train"],
+        "model": meta.model, "version": meta.version, "outcome": meta.outcome,
+        "trained_users": meta.rows["train"],
         "heldout_qini_auc": {a: m["qini_auc"] and round(m["qini_auc"], 4)
                              for a, m in meta.metrics.items()},
         "data_version": meta.data_version, "created_at": meta.created_at,

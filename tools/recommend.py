@@ -52,14 +52,18 @@ def _check_access(ctx: ToolContext, args: RecommendInput) -> str | None:
 
 
 def _load_model(ctx: ToolContext):
-    from finetune.recommend.serving import ModelMissingError, load_trained
+    """The registry's serving version of the shop's recommender."""
+    from finetune.recommend.serving import ModelMissingError, serving_recommender
+    from finetune.registry import RegistryError
 
-    folder = recommend_dir(ctx.settings)
     try:
-        return load_trained(folder)
+        return serving_recommender(ctx.settings)
     except ModelMissingError as err:
-        raise ToolError(f"no recommendation model for shop {ctx.settings.shop!r} ({folder}); "
-                        "build it with `shopmind train recommend`") from err
+        raise ToolError(f"no recommendation model for shop {ctx.settings.shop!r} "
+                        f"({recommend_dir(ctx.settings)}); build it with "
+                        "`shopmind train recommend`") from err
+    except RegistryError as err:
+        raise ToolError(str(err)) from err
 
 
 def _user_state(con, user_id: str, model):
@@ -203,5 +207,5 @@ def recommend_products(ctx: ToolContext, args: RecommendInput) -> dict:
     mode = "+".join(m for m, on in (("query", args.query), ("user", total is not None)) if on)
     return {"mode": mode or "popular", "user_id": user_id, "query": args.query,
             "items": items, "note": note,
-            "model": {"trained_until": model.meta.trained_until,
+            "model": {"version": model.meta.version, "trained_until": model.meta.trained_until,
                       "data_version": model.meta.data_version}}

@@ -1,5 +1,6 @@
 """Gradio operator console: the assistant with streamed answers and collapsible tool steps,
-charts of tool results, a user look-up panel, and the support desk's Inbox (``ui/inbox.py``).
+charts of tool results, a user look-up panel, the support desk's Inbox (``ui/inbox.py``) and
+the model registry with the last drift reports, read-only (``ui/models_view.py``).
 Login is the operator token (see assistant/serve.py, which mounts it).
 
 Charts: a tool result with ``"chart": {"kind": "bar" | "line", "title", "x": [...], "y": [...]}``
@@ -19,6 +20,7 @@ from assistant.agent import AgentEvent
 from assistant.api.service import ChatService, ModelUnavailableError
 from knowledge.customer_records import demo_customer
 from ui.inbox import build_inbox
+from ui.models_view import build_models_view
 from ui.records import customer_record, pretty
 
 
@@ -130,4 +132,6 @@ def build_console(service: ChatService) -> gr.Blocks:
                 trigger(look_up, user, [profile, details])
         with gr.Tab("Inbox"):
             build_inbox(service)
+        with gr.Tab("Models") as models:
+            build_models_view(service.settings, models)
     return console

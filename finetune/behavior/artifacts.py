@@ -72,15 +72,8 @@ def serving_version(settings: Settings, shop: str, task: str) -> tuple[Path, Mod
     from finetune import registry
     from finetune.behavior.selection import pick_on_validation
 
-    name = registry.behavior_slot(shop, task)
-    slot = registry.load(settings).slots.get(name)
-    if slot is not None:
-        if slot.serving is None:
-            raise registry.RegistryError(
-                f"no version of {name} serves: the promotion gate refused every candidate "
-                "(`shopmind models list` says why; `shopmind models promote VERSION` serves one "
-                "anyway)")
-        folder = registry.artifact_folder(settings, slot.serving)
+    folder = registry.serving_folder(settings, registry.behavior_slot(shop, task))
+    if folder is not None:
         return folder, ModelMeta.model_validate(json.loads((folder / "meta.json").read_text()))
     servable = [v for v in list_versions(settings, shop, task) if v[1].model in SERVABLE]
     if not servable:

@@ -5,7 +5,8 @@ Per feature: the population stability index (PSI, deciles of the training rows, 
 as their own bin) between the model's training cutoffs and the current users, and the
 two-sample Kolmogorov-Smirnov statistic (scipy). Label shift: the positive rate of the newest
 labelled window (cutoff = now - horizon) against the training windows'. Realised quality: the
-served model's AUC and ECE on that newest window.
+served model's AUC and ECE on that newest window, and on the answers it really gave
+(`prediction_log`) whose outcome window has closed.
 
 Why not Evidently: its wheel alone is 12 MB and it pulls in litestar, uvicorn, plotly, nltk,
 statsmodels, dynaconf, watchdog and a telemetry client; PSI and KS are a few lines over
@@ -23,8 +24,10 @@ import pandas as pd
 from pydantic import BaseModel
 from scipy.stats import ks_2samp
 
+from finetune.behavior import prediction_log
 from finetune.behavior.artifacts import ModelMeta
 from finetune.behavior.metrics import expected_calibration_error
+from finetune.behavior.prediction_log import LoggedQuality
 from finetune.gate import fast_auc
 from knowledge.features import build_features, data_cutoff
 from knowledge.labels import labels_after, labels_complete
@@ -80,6 +83,7 @@ class DriftReport(BaseModel):
     label_shift_flagged: bool
     realised_auc: float | None
     realised_ece: float | None
+    served_log: LoggedQuality
     created_at: str
 
 
@@ -138,4 +142,6 @@ def drift_report(con: duckdb.DuckDBPyConnection, settings: Settings, meta: Model
         label_shift_threshold=settings.drift_label_shift,
         label_shift_flagged=rate is not None and abs(rate - reference_rate)
         >= settings.drift_label_shift,
-        realised_auc=auc, realised_ece=ece, created_at=datetime.now().isoformat(timespec="seconds"))
+        realised_auc=auc, realised_ece=ece,
+        served_log=prediction_log.quality(con, settings, meta.task, meta.version, meta.event),
+        created_at=datetime.now().isoformat(timespec="seconds"))

@@ -5,6 +5,7 @@ atomically)."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,6 +51,7 @@ td:first-child{{text-align:left}}.flag{{background:#fdd}}</style>
 <p>Label rate: {label}.</p>
 <p>Served model on the newest labelled window: AUC {_fmt(report.realised_auc)},
 ECE {_fmt(report.realised_ece)}.</p>
+<p>Its logged answers (predict_behavior): {html.escape(report.served_log.summary)}.</p>
 <table><tr><th>feature</th><th>PSI</th><th>KS</th><th>KS p</th><th>training mean</th>
 <th>current mean</th></tr>
 {rows}
@@ -95,19 +97,35 @@ def run_drift(settings: Settings, tasks: list[str] | None = None) -> list[DriftR
     return reports
 
 
+SUMMARY_COLUMNS = ["task", "model", "flagged features (PSI)", "label rate train -> newest",
+                   "realised AUC", "realised ECE", "logged answers"]
+
+
+def summary_row(report: dict) -> list[str]:
+    """One report (as its JSON) as one row of SUMMARY_COLUMNS: the CLI's table, the console's."""
+    flagged = ", ".join(f"{f['feature']} ({f['psi']:.2f})" for f in report["features"]
+                        if f["flagged"])
+    logged = report.get("served_log", {}).get("summary", "not in this report (older)")
+    return [report["task"], report["version"], flagged or "none",
+            f"{report['label_rate_reference']:.3f} -> {_fmt(report['label_rate_newest'])}"
+            + (" SHIFT" if report["label_shift_flagged"] else ""),
+            _fmt(report["realised_auc"]), _fmt(report["realised_ece"]), logged]
+
+
+def last_reports(settings: Settings) -> list[dict]:
+    """The JSON that the last `shopmind drift` wrote for each task of the active shop."""
+    folder = settings.artifacts_dir / "drift" / settings.shop
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
 def drift_command(ctx: typer.Context,
                   task: Annotated[list[str] | None, typer.Option(
                       help="Repeatable, e.g. purchase_30d (default: every trained task).")] = None
                   ) -> None:
     """Feature drift (PSI, KS), label-rate shift and realised AUC of the served models."""
     settings: Settings = ctx.obj
-    table = Table("task", "model", "flagged features (PSI)", "label rate train -> newest",
-                  "realised AUC", "realised ECE")
-    for r in run_drift(settings, task):
-        flagged = ", ".join(f"{f.feature} ({f.psi:.2f})" for f in r.features if f.flagged)
-        table.add_row(r.task, r.version, flagged or "none",
-                      f"{r.label_rate_reference:.3f} -> {_fmt(r.label_rate_newest)}"
-                      + (" SHIFT" if r.label_shift_flagged else ""),
-                      _fmt(r.realised_auc), _fmt(r.realised_ece))
+    table = Table(*SUMMARY_COLUMNS)
+    for report in run_drift(settings, task):
+        table.add_row(*summary_row(report.model_dump()))
     console.print(table)
     console.print(f"reports in {settings.artifacts_dir / 'drift' / settings.shop}")

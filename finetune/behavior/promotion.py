@@ -17,7 +17,7 @@ from finetune.behavior.calibration import Calibrator
 from finetune.behavior.data import TaskData
 from finetune.behavior.selection import pick_on_validation
 from finetune.behavior.tabular import TabularModel
-from finetune.gate import GateVerdict, behaviour_gate
+from finetune.gate import GateVerdict, behaviour_gate, settle
 from knowledge.settings import Settings
 
 FeaturesFor = Callable[[list[str]], pd.DataFrame]  # test-window features for these categories
@@ -70,10 +70,7 @@ def gate_and_promote(settings: Settings, shop: str, data: TaskData,
     verdict = behaviour_gate(y, candidate, serving, n_boot=settings.gate_bootstrap,
                              level=settings.gate_level, auc_margin=settings.gate_auc_margin,
                              ece_margin=settings.gate_ece_margin, seed=settings.seed)
-    note = f"validation winner of {', '.join(by_model)}; gate {verdict.reason}"
-    if verdict.promote:
-        registry.promote(settings, slot, winner.version, note=note)
-    else:
-        registry.set_note(settings, slot, winner.version, note)
+    promoted = settle(settings, slot, winner.version, [verdict],
+                      note=f"validation winner of {', '.join(by_model)}")
     return PromotionResult(slot=slot, candidates=[m.version for m, _ in servable],
-                           winner=winner.version, promoted=verdict.promote, verdict=verdict)
+                           winner=winner.version, promoted=promoted, verdict=verdict)

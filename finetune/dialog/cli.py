@@ -26,7 +26,7 @@ def train_dialog_command(
         None, help="Also write the held-out dev JSONL here (default: beside the artifact)."),
 ) -> None:
     """Fine-tune the dialog model to call shopmind's tools (resumes an interrupted run)."""
-    from finetune.dialog.train import PRESETS, train_dialog, write_dev_file
+    from finetune.dialog.train import PRESETS, record_build, train_dialog, write_dev_file
 
     settings = ctx.obj
     preset = preset or settings.dialog_preset
@@ -38,6 +38,7 @@ def train_dialog_command(
         torch.set_num_threads(threads)
     out = out or settings.artifacts_dir / "dialog" / preset
     meta = train_dialog(settings, preset, out, base=base, steps=steps, minutes=minutes, lr=lr)
+    version = record_build(settings, out, meta)
     dev = write_dev_file(settings, dev_file or out.parent / "dev.jsonl")
     typer.echo(json.dumps(meta, indent=2))
-    typer.echo(f"artifact: {out}\ndev split: {dev}")
+    typer.echo(f"artifact: {out} (registered as {version}, serving)\ndev split: {dev}")

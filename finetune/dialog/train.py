@@ -363,10 +363,29 @@ def is_built(settings: Settings) -> bool:
     return (folder / "config.json").is_file() and (folder / "meta.json").is_file()
 
 
+def record_build(settings: Settings, out: Path, meta: dict) -> str:
+    """Register the model just trained into ``out`` as the serving version of ``dialog/<shop>``
+    with its training metrics (no gate: its held-out evaluation generates with the model,
+    minutes to hours on a CPU; docs/models.md). The folder is trained in place, so an earlier
+    version cannot be rolled back to (the registry refuses: rebuilt in place). Returns the
+    version name."""
+    from finetune import registry
+
+    name = f"dialog-{meta['preset']}-{meta['created_at'].replace('-', '').replace(':', '')}"
+    train = ("loss_first10", "loss_last10", "steps_done", "train_examples")
+    registry.record_build(settings, registry.dialog_slot(settings.shop), registry.Version(
+        version=name, path=str(out.resolve()), model=f"dialog:{meta['preset']}",
+        data_window={"base": meta["base"], "seed": meta["seed"]},
+        metrics={"train": {key: meta[key] for key in train}}, created_at=meta["created_at"],
+        note="built; no gate (no cheap held-out metric)"))
+    return name
+
+
 def build_default(settings: Settings) -> str:
     """The `shopmind up` stage: settings.dialog_preset into settings.dialog_model."""
     out = dialog_model_path(settings)
     meta = train_dialog(settings, settings.dialog_preset, out)
+    record_build(settings, out, meta)
     write_dev_file(settings, out.parent / "dev.jsonl")
     return (f"{out}: {meta['steps_done']} steps on {meta['train_examples']} dialogs, "
             f"loss {meta['loss_first10']:.2f} -> {meta['loss_last10']:.2f}")

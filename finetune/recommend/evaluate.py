@@ -8,7 +8,7 @@ protocol are not evaluated under it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,13 @@ ScoreFn = Callable[[list[History]], np.ndarray]
 class EvalSet:
     histories: list[History]
     truth: list[set[int]]
+    users: list[str] = field(default_factory=list)
+
+    def subset(self, keep: list[bool]) -> EvalSet:
+        """The users where ``keep`` is true."""
+        rows = [i for i, k in enumerate(keep) if k]
+        return EvalSet([self.histories[i] for i in rows], [self.truth[i] for i in rows],
+                       [self.users[i] for i in rows])
 
 
 @dataclass
@@ -45,7 +52,7 @@ def temporal_split(events: pd.DataFrame, cutoff: float, end: float | None = None
     index = train.item_index()
     rows = after["product_id"].map(index)
     after = after[rows.notna()].assign(row=rows[rows.notna()].astype(np.int64))
-    sets: dict[str, EvalSet] = {p: EvalSet([], []) for p in PROTOCOLS}
+    sets: dict[str, EvalSet] = {p: EvalSet([], [], []) for p in PROTOCOLS}
     for user, group in after.groupby("user_id", sort=True):
         hist = train.histories.get(str(user))
         if hist is None:
@@ -55,6 +62,7 @@ def temporal_split(events: pd.DataFrame, cutoff: float, end: float | None = None
             if items_true:
                 sets[protocol].histories.append(hist)
                 sets[protocol].truth.append(items_true)
+                sets[protocol].users.append(str(user))
     return Split(train, sets)
 
 
@@ -88,9 +96,9 @@ def ranking_metrics(ranked: np.ndarray, truth: list[set[int]]) -> dict[str, np.n
     }
 
 
-def evaluate(score: ScoreFn, data: EvalSet, protocol: str, n_items: int, batch: int = 256,
-             desc: str = "") -> dict[str, float]:
-    """Mean metrics over the users of `data`, plus catalogue coverage of the top-10 lists."""
+def per_user_metrics(score: ScoreFn, data: EvalSet, protocol: str, n_items: int,
+                     batch: int = 256, desc: str = "") -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(each metric per user of `data`, which items some top-10 list showed)."""
     per_user: dict[str, list[np.ndarray]] = {}
     shown = np.zeros(n_items, dtype=bool)
     for start in tqdm(range(0, len(data.histories), batch), desc=desc, leave=False):
@@ -102,7 +110,14 @@ def evaluate(score: ScoreFn, data: EvalSet, protocol: str, n_items: int, batch: 
         shown[ranked[:, :10].ravel()] = True
         for name, values in ranking_metrics(ranked, data.truth[start:start + batch]).items():
             per_user.setdefault(name, []).append(values)
-    out = {name: float(np.concatenate(v).mean()) for name, v in per_user.items()}
+    return {name: np.concatenate(v) for name, v in per_user.items()}, shown
+
+
+def evaluate(score: ScoreFn, data: EvalSet, protocol: str, n_items: int, batch: int = 256,
+             desc: str = "") -> dict[str, float]:
+    """Mean metrics over the users of `data`, plus catalogue coverage of the top-10 lists."""
+    per_user, shown = per_user_metrics(score, data, protocol, n_items, batch, desc)
+    out = {name: float(values.mean()) for name, values in per_user.items()}
     out["coverage@10"] = float(shown.mean())
     out["users"] = len(data.histories)
     return out

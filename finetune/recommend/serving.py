@@ -1,5 +1,6 @@
-"""A trained recommender loaded for serving: the saved components, their hybrid weights and the
-product text index, cached per process and reloaded when the artifacts change."""
+"""A trained recommender loaded for serving: the registry's serving version of the shop
+(``recommend/<shop>``) with its components, hybrid weights and product text index, cached per
+process (a version folder never changes; promote and rollback change which one is read)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,25 @@ from pathlib import Path
 
 import numpy as np
 
+from finetune import registry
+from finetune.recommend.als import ALS
+from finetune.recommend.artifacts import RecommendMeta
 from finetune.recommend.base import Scorer
 from finetune.recommend.data import History
 from finetune.recommend.hybrid import Hybrid
-from finetune.recommend.train import RecommendMeta, load_components
+from finetune.recommend.itemknn import ItemKNN
+from finetune.recommend.popularity import Popularity
+from finetune.recommend.repeat import Repeat
+from finetune.recommend.sasrec import SASRec
+from finetune.recommend.text import TextSimilarity
+from knowledge.product_index import recommend_dir
+from knowledge.settings import Settings
 from knowledge.vector_index import VectorIndex
+
+COMPONENTS: dict[str, type] = {
+    "popularity": Popularity, "repeat": Repeat, "itemknn": ItemKNN, "als": ALS,
+    "text": TextSimilarity, "sasrec": SASRec,
+}
 
 
 class ModelMissingError(FileNotFoundError):
@@ -37,6 +52,19 @@ class TrainedRecommender:
         hybrid = self.hybrid(protocol)
         parts = {name: hybrid.weights[name] * part[0] for name, part in hybrid.parts([history]).items()}
         return sum(parts.values()), parts
+
+
+def load_components(folder: Path, names: list[str]) -> dict[str, Scorer]:
+    return {name: COMPONENTS[name].load(folder / name) for name in names}
+
+
+def serving_recommender(settings: Settings) -> TrainedRecommender:
+    """The serving version: ModelMissingError when none was trained, RegistryError when the
+    gate refused every candidate or its folder is gone."""
+    folder = registry.serving_folder(settings, registry.recommend_slot(settings.shop))
+    if folder is None:
+        raise ModelMissingError(str(recommend_dir(settings)))
+    return load_trained(folder)
 
 
 def load_trained(folder: Path) -> TrainedRecommender:

@@ -1,53 +1,38 @@
 """Train every recommendation component on a shop's warehouse, tune the hybrid's weights on the
-last `valid_days` of history, refit on everything and save to artifacts/recommend/<shop>/."""
+last `valid_days` of history, refit on everything and save a new version to
+artifacts/recommend/<shop>/<version>/; then register it, gate it against the serving version and
+promote it if it passes (`promotion`). The held-out metrics and the gate use the held-out twin:
+the components fitted before the validation cutoff, with weights tuned on half of the
+validation users only; the other half is held out (`promotion.held_out`)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
 from rich.console import Console
 
 from finetune.recommend.als import ALS
+from finetune.recommend.artifacts import RecommendMeta, new_version
 from finetune.recommend.base import Scorer
 from finetune.recommend.data import DAY, load_events, train_data
-from finetune.recommend.evaluate import PROTOCOLS, Split, evaluate, temporal_split
+from finetune.recommend.evaluate import PROTOCOLS, EvalSet, Split, evaluate, temporal_split
 from finetune.recommend.hybrid import Hybrid
 from finetune.recommend.itemknn import ItemKNN
 from finetune.recommend.popularity import Popularity
+from finetune.recommend.promotion import held_out, register_and_gate
 from finetune.recommend.repeat import Repeat
 from finetune.recommend.sasrec import SASRec
 from finetune.recommend.text import Encoder, TextSimilarity
 from knowledge import warehouse
-from knowledge.artifacts import replaced, utc_now, write_meta
+from knowledge.artifacts import replaced, write_meta
 from knowledge.product_index import current_product_index, data_version, recommend_dir
 from knowledge.settings import Settings
 
-COMPONENTS: dict[str, type] = {
-    "popularity": Popularity, "repeat": Repeat, "itemknn": ItemKNN, "als": ALS,
-    "text": TextSimilarity, "sasrec": SASRec,
-}
 ALS_ALPHAS = (1.0, 10.0)
 console = Console()
-
-
-class RecommendMeta(BaseModel):
-    shop: str
-    data_version: str
-    trained_until: str
-    items: int
-    users: int
-    events: int
-    valid_days: float
-    als_alpha: float
-    components: list[str]
-    weights: dict[str, dict[str, float]]  # protocol -> component -> weight
-    validation: dict[str, dict[str, float]]  # protocol -> hybrid metrics on the validation window
-    created_at: str = Field(default_factory=utc_now)
 
 
 def make_components(half_life_days: float, sasrec_seconds: float, encoder: Encoder | None,
@@ -82,6 +67,12 @@ def lookup_encoder(texts: list[str], vectors: np.ndarray) -> Encoder:
                                    for t in batch])
 
 
+def halves(eval_sets: dict[str, EvalSet]) -> tuple[dict[str, EvalSet], dict[str, EvalSet]]:
+    """(tuning users, held-out users) of each protocol."""
+    return ({p: s.subset([not held_out(u) for u in s.users]) for p, s in eval_sets.items()},
+            {p: s.subset([held_out(u) for u in s.users]) for p, s in eval_sets.items()})
+
+
 def train_recommender(settings: Settings, valid_days: float | None = None,
                       sasrec_seconds: float = 180.0, sasrec_epochs: int = 30) -> RecommendMeta:
     con = warehouse.connect(settings.warehouse)
@@ -103,58 +94,51 @@ def train_recommender(settings: Settings, valid_days: float | None = None,
     end = float(events["ts"].max())
 
     console.print(f"validation: last {valid_days:g} days; tuning hybrid weights")
-    split = temporal_split(events, end - valid_days * DAY, texts=text_of)
+    cutoff = end - valid_days * DAY
+    split = temporal_split(events, cutoff, texts=text_of)
     alpha = tune_als_alpha(split, settings.seed)
-    hybrid = Hybrid([m.fit(split.train) for m in
-                     make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
-                                     sasrec_epochs)])
-    weights, validation = {}, {}
+    components = [m.fit(split.train) for m in
+                  make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
+                                  sasrec_epochs)]
+    hybrid = Hybrid(components)
+    tune, test = halves(split.eval)
+    weights, twin, validation, heldout = {}, {}, {}, {}
     for protocol in PROTOCOLS:
+        n_items = split.train.n_items
+        if tune[protocol].histories:  # the held-out twin: tuned without the held-out users
+            twin[protocol] = hybrid.tune(tune[protocol], protocol)
+            if test[protocol].histories:
+                heldout[protocol] = evaluate(hybrid.score, test[protocol], protocol, n_items)
         if not split.eval[protocol].histories:
             weights[protocol] = dict(hybrid.weights)
             continue
-        weights[protocol] = hybrid.tune(split.eval[protocol], protocol)
-        validation[protocol] = evaluate(hybrid.score, split.eval[protocol], protocol,
-                                        split.train.n_items)
+        weights[protocol] = hybrid.tune(split.eval[protocol], protocol)  # served: every user
+        validation[protocol] = evaluate(hybrid.score, split.eval[protocol], protocol, n_items)
 
     console.print("refitting every component on the full history")
     full = train_data(events, texts=None)
     full.texts = [text_of.get(item, "") for item in full.items]
     models = make_components(half_life, sasrec_seconds, encoder, settings.seed, alpha,
                              sasrec_epochs)
-    folder = recommend_dir(settings)
-    # built beside the current one and swapped in whole, with the text index built above
+    name = new_version()
+    folder = recommend_dir(settings) / name
+    # built beside and renamed into place when complete, with a copy of the text index
     with replaced(folder) as staging:
         staging.mkdir()
         for model in models:
             model.fit(full)
             model.save(staging / model.name)
-        if (folder / "text_index").is_dir():
-            shutil.copytree(folder / "text_index", staging / "text_index")
+        if (recommend_dir(settings) / "text_index").is_dir():
+            shutil.copytree(recommend_dir(settings) / "text_index", staging / "text_index")
         (staging / "items.json").write_text(json.dumps(full.items))
         meta = RecommendMeta(
-            shop=settings.shop, data_version=version,
+            version=name, shop=settings.shop, data_version=version,
             trained_until=datetime.fromtimestamp(end, UTC).isoformat(),
             items=full.n_items, users=len(full.histories), events=len(events),
             valid_days=valid_days, als_alpha=alpha, components=[m.name for m in models],
-            weights=weights, validation=validation,
+            weights=weights, validation=validation, heldout=heldout,
         )
         write_meta(staging, meta)
+    register_and_gate(settings, meta, folder, events, cutoff,
+                      (lambda p: Hybrid(components, twin.get(p)).score, split.train.items))
     return meta
-
-
-def load_components(folder: Path, names: list[str]) -> dict[str, Scorer]:
-    return {name: COMPONENTS[name].load(folder / name) for name in names}
-
-
-def is_current(settings: Settings) -> bool:
-    """True when the saved recommender was trained on the warehouse as it is now."""
-    meta_file = recommend_dir(settings) / "meta.json"
-    if not meta_file.is_file() or not settings.warehouse.is_file():
-        return False
-    con = warehouse.connect(settings.warehouse)
-    try:
-        version = data_version(con)
-    finally:
-        con.close()
-    return RecommendMeta.model_validate_json(meta_file.read_text()).data_version == version

@@ -1,17 +1,20 @@
-"""Uplift artifacts: artifacts_dir/uplift/<shop>/<campaign_id>/{meta.json, model.pkl,
-calibration.npz, scores.npz}, one folder per randomised campaign, replaced atomically on
-retraining. scores.npz holds the predicted uplift of every user of the experiment (their
-covariates are pre-treatment and fixed), so the tool looks them up instead of re-predicting."""
+"""Uplift artifacts: artifacts_dir/uplift/<shop>/<campaign_id>/<version>/{meta.json, model.pkl,
+calibration.npz, scores.npz}, a new version folder per training (never changed afterwards); the
+registry (slot ``uplift/<shop>/<campaign_id>``) says which one serves. scores.npz holds the
+predicted uplift of every user of the experiment (their covariates are pre-treatment and fixed),
+so the tool looks them up instead of re-predicting, and which of them were held out."""
 
 from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from finetune import registry
 from finetune.uplift.data import Campaign, FeatureSpec
 from finetune.uplift.policy import Calibration, Economics
 from knowledge.artifacts import replaced, utc_now, write_meta
@@ -19,6 +22,7 @@ from knowledge.settings import Settings
 
 
 class UpliftMeta(BaseModel):
+    version: str
     shop: str
     campaign: Campaign
     outcome: str = Field(description="the outcome the model predicts the effect on")
@@ -40,11 +44,15 @@ class UpliftMeta(BaseModel):
 class Scores:
     user_ids: np.ndarray  # sorted
     uplift: np.ndarray  # (users, treatment arms)
+    held_out: np.ndarray  # bool per user: in the test split, not trained on
 
     @classmethod
-    def of(cls, user_ids: np.ndarray, uplift: np.ndarray) -> Scores:
+    def of(cls, user_ids: np.ndarray, uplift: np.ndarray, held_out: np.ndarray) -> Scores:
         order = np.argsort(user_ids)
-        return cls(np.asarray(user_ids, dtype=str)[order], uplift[order])
+        return cls(np.asarray(user_ids, dtype=str)[order], uplift[order], held_out[order])
+
+    def trained_on(self) -> np.ndarray:
+        return self.user_ids[~self.held_out]
 
     def lookup(self, user_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(found mask over user_ids, uplift of the found ones)."""
@@ -58,36 +66,38 @@ def shop_dir(settings: Settings, shop: str) -> Path:
     return settings.artifacts_dir / "uplift" / shop
 
 
+def new_version(model: str) -> str:
+    return f"{model}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+
+
 def save(settings: Settings, meta: UpliftMeta, model, calibration: Calibration,
          scores: Scores) -> Path:
-    root = shop_dir(settings, meta.shop)
-    final = root / meta.campaign.campaign_id
+    final = shop_dir(settings, meta.shop) / meta.campaign.campaign_id / meta.version
     with replaced(final) as tmp:
         tmp.mkdir()
         with open(tmp / "model.pkl", "wb") as handle:
             pickle.dump(model, handle)
         calibration.save(tmp / "calibration.npz")
-        np.savez(tmp / "scores.npz", user_ids=scores.user_ids, uplift=scores.uplift)
+        np.savez(tmp / "scores.npz", user_ids=scores.user_ids, uplift=scores.uplift,
+                 held_out=scores.held_out)
         write_meta(tmp, meta)
-    _write_index(root)
     return final
 
 
-def _write_index(root: Path) -> None:
-    """artifacts_dir/uplift/<shop>/meta.json: which campaigns have a model, and their channel."""
-    entries = {}
-    for meta in list_models(root):
-        entries[meta.campaign.campaign_id] = {
-            "channel": meta.campaign.channel, "model": meta.model, "outcome": meta.outcome,
-            "created_at": meta.created_at}
-    write_meta(root, {"campaigns": entries})
+def latest_per_campaign(settings: Settings, shop: str) -> dict[str, UpliftMeta]:
+    """Campaign id -> its newest trained version (served or not)."""
+    metas = sorted((UpliftMeta.model_validate_json(p.read_text())
+                    for p in shop_dir(settings, shop).glob("[!.]*/[!.]*/meta.json")),
+                   key=lambda m: m.created_at)
+    return {m.campaign.campaign_id: m for m in metas}
 
 
-def list_models(root: Path) -> list[UpliftMeta]:
-    if not root.is_dir():
-        return []
-    return [UpliftMeta.model_validate_json(p.read_text())
-            for p in sorted(root.glob("[!.]*/meta.json"))]
+def serving(settings: Settings, shop: str) -> list[Path]:
+    """The serving version folder of every registered campaign of the shop (a RegistryError
+    when the gate refused every candidate of one, or its folder is gone)."""
+    prefix = registry.uplift_slot(shop, "")
+    slots = sorted(s for s in registry.load(settings).slots if s.startswith(prefix))
+    return [registry.serving_folder(settings, slot) for slot in slots]
 
 
 def load(folder: Path) -> tuple[UpliftMeta, object, Calibration, Scores]:
@@ -96,5 +106,5 @@ def load(folder: Path) -> tuple[UpliftMeta, object, Calibration, Scores]:
         model = pickle.load(handle)
     calibration = Calibration.load(folder / "calibration.npz")
     with np.load(folder / "scores.npz") as z:
-        scores = Scores(z["user_ids"], z["uplift"])
+        scores = Scores(z["user_ids"], z["uplift"], z["held_out"])
     return meta, model, calibration, scores

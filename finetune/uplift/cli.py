@@ -29,8 +29,9 @@ def train_uplift_command(
     contact_cost: float | None = typer.Option(
         None, help="Cost of one contact, every arm (default by channel: email 0.05, coupon 2, ad 0.5)."),
 ) -> None:
-    """Train uplift models (one per randomised campaign) and save them with held-out metrics."""
-    from finetune.uplift import artifacts
+    """Train uplift models (one per randomised campaign), save each as a new version with its
+    held-out metrics, gate it against the serving version (Qini) and promote it if it passes."""
+    from finetune import registry
     from finetune.uplift.data import OUTCOMES, ExperimentError
     from finetune.uplift.models import MODELS
     from finetune.uplift.train import train_shop
@@ -49,7 +50,10 @@ def train_uplift_command(
         raise typer.BadParameter(str(err)) from err
     for meta in metas:
         console.print(_metrics_table(meta))
-        console.print(f"  saved to {artifacts.shop_dir(settings, meta.shop) / meta.campaign.campaign_id}")
+        slot = registry.uplift_slot(meta.shop, meta.campaign.campaign_id)
+        entry = registry.load(settings).slot(slot).get(meta.version)
+        console.print(f"  saved to {settings.artifacts_dir / entry.path}: {entry.status}; "
+                      f"{entry.note}")
 
 
 def _metrics_table(meta) -> Table:

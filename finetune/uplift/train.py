@@ -1,4 +1,5 @@
-"""Train one uplift model per randomised campaign of a shop and save it with its metrics.
+"""Train one uplift model per randomised campaign of a shop, save it as a new version with its
+metrics, register it and promote it if the gate passes it (`promotion`).
 
 The experiment is split 70/30, stratified by arm x outcome; the model is fit on the 70% and
 everything in meta.json (Qini AUC, AUUC, uplift@k vs ATE; correlation/PEHE against the true
@@ -25,6 +26,7 @@ from finetune.uplift.data import (
 from finetune.uplift.metrics import evaluate
 from finetune.uplift.models import build, leaf_size
 from finetune.uplift.policy import CONTACT_COST, Calibration, Economics
+from finetune.uplift.promotion import register_and_gate
 from knowledge import warehouse
 from knowledge.settings import Settings
 
@@ -100,15 +102,19 @@ def train_campaign(settings: Settings, shop: str, path: Path, campaign_id: str |
         np.isnan(exp.spend[test]), conversion_value, exp.spend[test])
     calibration = Calibration.fit(uplift, exp.arm[test], exp.outcomes["conversion"][test], value)
     meta = artifacts.UpliftMeta(
-        shop=shop, campaign=exp.campaign, outcome=outcome, model=model_name,
+        version=artifacts.new_version(model_name), shop=shop, campaign=exp.campaign,
+        outcome=outcome, model=model_name,
         params={"leaf": leaf, "quick": quick},
         propensity=exp.propensity.tolist(), features=spec, economics=economics,
         rows={"train": len(train), "test": len(test)},
         metrics=per_arm_metrics(exp, test, uplift, outcome),
         true_effect=true_effect_metrics(exp, test, uplift),
         data_version=data_version(path), train_seconds=round(time.perf_counter() - started, 2))
-    scores = artifacts.Scores.of(exp.user_ids, model.predict(X))
-    artifacts.save(settings, meta, model, calibration, scores)
+    held_out = np.zeros(len(exp.user_ids), dtype=bool)
+    held_out[test] = True
+    scores = artifacts.Scores.of(exp.user_ids, model.predict(X), held_out)
+    folder = artifacts.save(settings, meta, model, calibration, scores)
+    register_and_gate(settings, meta, folder, exp, test, uplift)
     return meta
 
 
@@ -130,8 +136,9 @@ def train_shop(settings: Settings, shop: str, **options) -> list[artifacts.Uplif
 
 
 def is_current(settings: Settings) -> bool:
-    """Whether every randomised campaign of the active shop has a model trained on the
-    warehouse as it is now (for `shopmind up`). A shop without campaigns needs none."""
+    """Whether the newest version of every randomised campaign of the active shop was trained
+    on the warehouse as it is now (for `shopmind up` and `shopmind retrain`; a candidate the
+    gate refused counts). A shop without campaigns needs none."""
     path = settings.warehouse
     if not path.is_file():
         return False
@@ -141,6 +148,6 @@ def is_current(settings: Settings) -> bool:
     finally:
         con.close()
     version = data_version(path) if campaigns else None
-    trained = {m.campaign.campaign_id: m.data_version
-               for m in artifacts.list_models(artifacts.shop_dir(settings, settings.shop))}
-    return all(trained.get(c) == version for c in campaigns)
+    trained = {c: m.data_version
+               for c, m in artifacts.latest_per_campaign(settings, settings.shop).items()}
+    return all(c in trained and trained[c] == version for c in campaigns)

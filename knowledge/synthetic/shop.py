@@ -13,6 +13,7 @@ from knowledge.synthetic import behaviour, campaign
 from knowledge.synthetic.catalogue import make_catalogue
 from knowledge.synthetic.common import rng_for
 from knowledge.synthetic.customers import make_customers, signed_up_before_first_visit
+from knowledge.synthetic.drift import Drift, with_drift
 from knowledge.synthetic.events import clock, events_table
 from knowledge.synthetic.orders import make_orders, purchase_lines
 from knowledge.synthetic.timeline import Timeline
@@ -60,7 +61,9 @@ def timeline_for(settings: Settings) -> Timeline:
     return Timeline.ending(last, settings.synthetic_days)
 
 
-def generate(settings: Settings) -> Shop:
+def generate(settings: Settings, drift: Drift | None = None) -> Shop:
+    """The shop the settings describe. `drift` (default none) adds a category that takes off
+    on a known day (knowledge/synthetic/drift.py); without it the tables are the default shop's."""
     seed = settings.seed
     timeline = timeline_for(settings)
     catalogue = make_catalogue(settings.synthetic_products, rng_for(seed, "catalogue"))
@@ -70,8 +73,11 @@ def generate(settings: Settings) -> Shop:
     test = campaign.run_campaign(organic, purchase_lines(organic, catalogue), catalogue, traits,
                                  customers.signup_day, timeline, rng_for(seed, "campaign"))
     activity = campaign.apply(organic, test, timeline)
-    lines = purchase_lines(activity, catalogue)
     times = clock(activity, timeline, rng_for(seed, "clock"))
+    if drift is not None:
+        activity, times = with_drift(drift, activity, times, timeline, catalogue, traits,
+                                     rng_for(seed, "drift"), rng_for(seed, "drift clock"))
+    lines = purchase_lines(activity, catalogue)
     orders = make_orders(activity, catalogue, customers.users, customers.payment_methods, lines,
                          times.checkout, np.datetime64(timeline.end, "us"), rng_for(seed, "orders"))
     assignments = campaign.outcomes(test, activity, orders, customers.users, timeline)
@@ -92,5 +98,9 @@ def generate(settings: Settings) -> Shop:
     churned = int((traits.active_to < timeline.days).sum())
     notes = [f"history {timeline.start:%Y-%m-%d} .. {timeline.end:%Y-%m-%d} (exclusive), seed {seed}",
              f"{churned} of {len(traits.rate)} customers churn within the history"]
+    if drift is not None:
+        notes.append(f"drift: {drift.category} takes off on {drift.start} (rate {drift.rate}, "
+                     f"reactivates churned customers: {drift.reactivates}, carts holding it "
+                     f"bought with probability >= {drift.checkout})")
     baseline = pd.Series(test.assignments["baseline"].to_numpy(), index=assignments["user_id"])
     return Shop(tables, baseline, notes + _campaign_notes(assignments))
