@@ -113,25 +113,27 @@ class SegmentFilters(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-# Per-user facts computed from the warehouse once per warehouse version. `now` is passed in.
-FACTS_SQL = """
+# Per-user facts computed from the warehouse once per warehouse version. `now` is passed in;
+# {users} restricts every part to the users of $users (an appended event's user), or is empty.
+_FACTS_TEMPLATE = """
 WITH o AS (
     SELECT user_id, count(*) AS orders, coalesce(sum(total), 0) AS spend,
            min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at,
            arg_max(country, ordered_at) AS order_country
-    FROM orders WHERE user_id IS NOT NULL AND status <> 'cancelled'
+    FROM orders WHERE user_id IS NOT NULL AND status <> 'cancelled' {users}
     GROUP BY user_id
 ), e AS (
     SELECT user_id, max(ts) AS last_event_at,
            max(ts) FILTER (WHERE event_type = 'purchase') AS last_purchase_event_at
-    FROM events GROUP BY user_id
+    FROM events WHERE TRUE {users} GROUP BY user_id
 ), bought AS (  -- categories from purchase events and from order lines, lower-cased
     SELECT user_id, lower(category) AS category FROM events
-    WHERE event_type = 'purchase' AND category IS NOT NULL
+    WHERE event_type = 'purchase' AND category IS NOT NULL {users}
     UNION
     SELECT o.user_id, lower(p.category) FROM orders o
     JOIN order_items i USING (order_id) JOIN products p USING (product_id)
     WHERE o.user_id IS NOT NULL AND o.status <> 'cancelled' AND p.category IS NOT NULL
+          {o_users}
 ), c AS (
     SELECT user_id, list(category ORDER BY category) AS categories FROM bought GROUP BY user_id
 )
@@ -145,7 +147,18 @@ SELECT u.user_id,
        coalesce(c.categories, []::VARCHAR[]) AS categories,
        CAST(NULL AS DOUBLE) AS probability
 FROM users u LEFT JOIN o USING (user_id) LEFT JOIN e USING (user_id) LEFT JOIN c USING (user_id)
+WHERE TRUE {u_users}
 """
+
+
+def facts_sql(users: bool = False) -> str:
+    """FACTS_SQL, or (users=True) the same query for the users of the $users parameter only."""
+    only = "AND {}user_id IN (SELECT unnest($users))"
+    return _FACTS_TEMPLATE.format(**{key: only.format(prefix) if users else "" for key, prefix in
+                                     [("users", ""), ("o_users", "o."), ("u_users", "u.")]})
+
+
+FACTS_SQL = facts_sql()
 
 NOW_SQL = "SELECT greatest((SELECT max(ts) FROM events), (SELECT max(ordered_at) FROM orders))"
 

@@ -3,27 +3,32 @@
 The warehouse is opened read-only only long enough to copy one per-user table into an
 in-memory DuckDB (on the order of 100 bytes a user), then closed again: the file stays free for imports
 and the customer-service tools, and every segment query afterwards is a scan over memory.
-The copy is rebuilt when the warehouse file changes (size or modification time).
+When the warehouse file changes, events that this process appended (``knowledge.event_journal``)
+recompute only their users' rows (the same ``FACTS_SQL``, restricted to them), as long as none
+falls after the day of the copy's "now" (a later day ages every user's recency); anything else
+(an import, another process, a customer-service write) rebuilds the whole copy.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from knowledge import warehouse
+from knowledge import event_journal, warehouse
 from knowledge.segment_sql import (
     FACTS_SQL,
     NOW_SQL,
     Compiled,
     SegmentFilters,
     compile_where,
+    facts_sql,
     members_query,
     run_select,
 )
@@ -39,17 +44,12 @@ class SegmentError(ValueError):
     """A segment request that cannot be answered; the message says how to fix it."""
 
 
-def _version(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
 @dataclass
 class SegmentEngine:
     """In-memory per-user facts of one warehouse version, ready for compiled queries."""
 
     path: Path
-    version: tuple[int, int]
+    version: tuple  # the warehouse file's state it reflects (event_journal.file_state)
     now: datetime | None
     con: duckdb.DuckDBPyConnection
     countries: dict[str, str]  # lower-case -> as stored
@@ -57,11 +57,12 @@ class SegmentEngine:
     users: int
     propensity_key: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    scores: pd.DataFrame | None = None  # what set_propensity last set, while every row has it
 
     @classmethod
     def load(cls, path: Path) -> SegmentEngine:
         source = warehouse.connect(path, read_only=True)  # a clear error if the file is missing
-        version = _version(Path(path))
+        version = event_journal.file_state(Path(path))
         try:
             now = source.execute(NOW_SQL).fetchall()[0][0]
             facts = source.sql(FACTS_SQL, params={"now": now}).to_arrow_table()
@@ -78,17 +79,59 @@ class SegmentEngine:
         users = con.execute("SELECT count(*) FROM user_facts").fetchall()[0][0]
         return cls(Path(path), version, now, con, countries, categories, users)
 
+    def update_users(self, users: list[str], version: tuple, now: datetime) -> None:
+        """Recompute the rows of `users` with FACTS_SQL as of `now` (a user without a row in
+        `users` gets none, as in a full build); their probability is kept until the next
+        ``set_propensity``. Call only when every other row is unchanged at `now`."""
+        source = warehouse.connect(self.path, read_only=True)
+        try:
+            fresh = source.sql(facts_sql(users=True),
+                               params={"now": now, "users": users}).to_arrow_table()
+        finally:
+            source.close()
+        with self.lock:
+            self.con.register("_fresh", fresh)
+            self.con.execute("CREATE TEMP TABLE _old AS SELECT user_id, probability "
+                             "FROM user_facts WHERE user_id IN (SELECT unnest($users))",
+                             {"users": users})
+            self.con.execute("DELETE FROM user_facts WHERE user_id IN (SELECT user_id FROM _old)")
+            self.con.execute("INSERT INTO user_facts SELECT n.* REPLACE (o.probability AS "
+                             "probability) FROM _fresh n LEFT JOIN _old o USING (user_id)")
+            [(removed,)] = self.con.execute("SELECT count(*) FROM _old").fetchall()
+            self.con.execute("DROP TABLE _old")
+            self.con.unregister("_fresh")
+            self.users += fresh.num_rows - removed
+            if fresh.num_rows > removed:  # a new row: its score may be in the next frame already
+                self.scores = None
+            self.version, self.now = version, now
+        # an appended event adds to a user's facts: it never removes a country or a category
+        for row in fresh.select(["country", "categories"]).to_pylist():
+            if row["country"] is not None:
+                self.countries.setdefault(row["country"].lower(), row["country"])
+            for category in row["categories"]:
+                self.categories.setdefault(category, category)
+
     def set_propensity(self, key: Any, scores: pd.DataFrame) -> None:
         """Set every user's purchase probability from ``scores`` (``user_id``, ``probability``);
-        users without a score get NULL."""
+        users without a score get NULL. When the users are those of the previous call, only the
+        rows whose probability changed are written (after an event: that user's)."""
         frame = scores[["user_id", "probability"]].astype({"user_id": str, "probability": float})
         with self.lock:
-            self.con.register("_scores", frame)
-            self.con.execute("CREATE OR REPLACE TABLE user_facts AS SELECT f.* REPLACE "
-                             "(s.probability AS probability) FROM user_facts f "
-                             "LEFT JOIN _scores s USING (user_id)")
+            old = self.scores
+            if old is not None and len(old) == len(frame) and \
+                    (old["user_id"].to_numpy() == frame["user_id"].to_numpy()).all():
+                new, was = frame["probability"].to_numpy(), old["probability"].to_numpy()
+                changed = frame[(new != was) & ~(np.isnan(new) & np.isnan(was))]
+                self.con.register("_scores", changed)
+                self.con.execute("UPDATE user_facts SET probability = s.probability "
+                                 "FROM _scores s WHERE user_facts.user_id = s.user_id")
+            else:
+                self.con.register("_scores", frame)
+                self.con.execute("CREATE OR REPLACE TABLE user_facts AS SELECT f.* REPLACE "
+                                 "(s.probability AS probability) FROM user_facts f "
+                                 "LEFT JOIN _scores s USING (user_id)")
             self.con.unregister("_scores")
-            self.propensity_key = key
+            self.propensity_key, self.scores = key, frame
 
     def normalise(self, filters: SegmentFilters) -> SegmentFilters:
         """Map country aliases to the stored names; refuse unknown countries and categories
@@ -129,13 +172,26 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(path: Path) -> SegmentEngine:
-    """The engine of the warehouse at ``path``, rebuilt if the file changed since it was loaded."""
+    """The engine of the warehouse at ``path``, up to date with the file: after events this
+    process appended on the day of the engine's "now" or before, only their users' rows are
+    recomputed; after anything else (or an event on a later day) it is rebuilt."""
     path = Path(path).resolve()
     with _ENGINES_LOCK:
         engine = _ENGINES.get(path)
-        if engine is None or not path.is_file() or engine.version != _version(path):
-            engine = SegmentEngine.load(path)
-            _ENGINES[path] = engine
+        if engine is not None and path.is_file():
+            version = event_journal.file_state(path)
+            if engine.version == version:
+                return engine
+            changes = event_journal.between(path, engine.version, version)
+            if changes is not None and engine.now is not None:
+                next_day = datetime.combine(engine.now.date(), datetime.min.time()) \
+                    + timedelta(days=1)
+                if all(c.ts < next_day for c in changes):  # nobody else's recency moves
+                    engine.update_users(sorted({c.user_id for c in changes}), version,
+                                        max(engine.now, *(c.ts for c in changes)))
+                    return engine
+        engine = SegmentEngine.load(path)
+        _ENGINES[path] = engine
         return engine
 
 

@@ -161,10 +161,11 @@ class Settings(BaseSettings):
         "of rejected rows fails the whole import; its rejects are in the import_rejects table.",
     )
     import_memory_gib: float = Field(
-        2.0, gt=0,
+        3.0, gt=0,
         description="`shopmind data import`: DuckDB's memory limit in GiB; beyond it DuckDB "
         "spills to temporary files beside the warehouse, so a large export imports on a small "
-        "machine (the process peaks about 1 GiB above this).",
+        "machine (the process peaks about 0.5 GiB above this; a lower limit spills more and "
+        "takes longer: BENCHMARKS.md, Own shop import).",
     )
     host: str = Field("127.0.0.1", description="Address the UI and API listen on.")
     port: int = Field(7860, description="Port of the UI and API.")

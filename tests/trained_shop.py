@@ -16,3 +16,10 @@ def trained_purchase_shop(small_shop: Settings, root: Path) -> Settings:
     shutil.copy(small_shop.warehouse, shop.warehouse)
     train_default(shop, [DEFAULT_TASKS[0]])  # purchase_30d
     return shop
+
+
+def private_copy(trained: Settings, folder: Path) -> Settings:
+    """``trained`` on a copy of its warehouse in ``folder``, for tests that append events."""
+    path = folder / "shop.duckdb"
+    shutil.copy(trained.warehouse, path)
+    return trained.model_copy(update={"warehouse_path": path})

@@ -145,25 +145,33 @@ def _merge(con: duckdb.DuckDBPyConnection, job: ShopImport, counts: dict[str, Co
         before = counts.get(table, Counts())
         counts[table] = before.add(got.model_copy(update={"read": 0}))
 
-    progress("merging into the warehouse")
     has = lambda t: shop_merge.has(con, f"stage_{t}")
     if has("products"):
+        progress("merging products")
         add("products", shop_merge.merge_products(con, job.category_keywords))
     if has("customers"):
+        progress("merging customers")
         add("users", shop_merge.merge_customers(con))
+    progress("merging orders and their lines")
     for table, got in shop_merge.merge_orders(con).items():
         add(table, got)
     if has("payments"):
+        progress("merging payments")
         add("payments", shop_merge.merge_payments(con))
     if has("events"):
+        progress("merging events")
         add("events", shop_merge.merge_events(con))
+    progress("adding the products that only lines or events name")
     add("products", shop_merge.add_missing_products(con, job.category_keywords))
     if has("order_lines"):  # after the products, so that the events carry their category
+        progress("deriving purchase events")
         add("events", shop_merge.purchase_events(con))
     if has("assignments"):
+        progress("merging experiments")
         file = con.execute("SELECT any_value(_file) FROM stage_assignments").fetchone()[0]
         for table, got in experiments.merge_experiments(con, job.covariates, file).items():
             add(table, got)
+    progress("adding the customers that only orders, events or experiments name")
     add("users", shop_merge.add_missing_users(con))
 
 
