@@ -71,7 +71,9 @@ def replace_children(con: duckdb.DuckDBPyConnection, target: str, incoming: str,
     gone = con.execute(f"""SELECT count(*) FROM {target} t WHERE t."{parent}" IN
         (SELECT "{parent}" FROM _incoming) AND NOT EXISTS (SELECT 1 FROM _incoming i
         WHERE i."{parent}" = t."{parent}" AND i."{seq}" = t."{seq}")""").fetchone()[0]
-    if inserted or updated or gone:
+    if inserted and not (updated or unchanged or gone):  # every row new: nothing to replace
+        con.execute(f"INSERT INTO {target} ({_cols(cols)}) SELECT {_cols(cols)} FROM _incoming")
+    elif inserted or updated or gone:
         changed = f"""(SELECT DISTINCT i."{parent}" FROM _incoming i LEFT JOIN {target} t
             ON t."{parent}" = i."{parent}" AND t."{seq}" = i."{seq}"
             WHERE t."{parent}" IS NULL OR NOT ({same})
@@ -131,6 +133,14 @@ def replace_groups(con: duckdb.DuckDBPyConnection, target: str, incoming: str, g
     if groups:
         gone = con.execute(f'DELETE FROM {target} WHERE {scope} AND "{group}" IN ({groups}) '
                            f'AND "{group}" NOT IN (SELECT "{group}" FROM _incoming)').fetchone()[0]
+    stored = con.execute(f'SELECT count(*) FROM (SELECT 1 FROM {target} WHERE {scope} AND '
+                         f'"{group}" IN (SELECT "{group}" FROM _incoming) LIMIT 1)').fetchone()[0]
+    if not stored:  # no incoming group is stored yet: every row is new, no digests needed
+        inserted = con.execute(f'INSERT INTO {target} ({_cols(columns)}) SELECT '
+                               f'{_cols(columns)} FROM _incoming WHERE "{group}" IS NOT NULL'
+                               ).fetchone()[0]
+        con.execute("DROP TABLE _incoming")
+        return Counts(inserted=inserted, updated=gone)
     row = "concat_ws('|', " + ", ".join(f'coalesce("{c}"::VARCHAR, \'\')' for c in columns) + ")"
     digest = f"md5(string_agg({row}, '#' ORDER BY {row}))"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _groups AS
