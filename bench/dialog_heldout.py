@@ -162,9 +162,19 @@ def main() -> None:
             row[label] = summary
             print(name, label, json.dumps({k: v for k, v in summary.items()
                                            if "accuracy" in k or k == "zh"}), flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2))
+            _save(name, row, out["machine"])
     print(f"wrote {RESULTS}")
+
+
+def _save(name: str, row: dict, machine: dict) -> None:
+    """Merge one set's results into the file as it is now (another run may have written other
+    sets meanwhile), so an interrupted or parallel run loses nothing."""
+    out = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    out["machine"], out[name] = machine, row
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=2))
+    tmp.replace(RESULTS)
 
 
 if __name__ == "__main__":

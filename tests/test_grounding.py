@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from assistant.backends.grounding import Grounding, _Scan, identifier_values
+from assistant.backends.grounding import Grounding, _Scan, identifier_values, number_values
 from assistant.backends.local import LocalBackend
 from assistant.backends.types import ChatRequest
 from tests.dialog_samples import TOOLS
@@ -36,6 +36,8 @@ def test_a_tool_whose_required_identifier_nobody_gave_cannot_be_called():
     assert grounding.names == []
     grounding = Grounding(TOOLS, [{"role": "user", "content": "Will customer 16029 buy?"}])
     assert set(grounding.names) == {"get_order_details", "predict_behavior"}
+    assert grounding.keys["predict_behavior"] == ["user_id", "event"]  # no quantity stated
+    grounding = Grounding(TOOLS, [{"role": "user", "content": "Will 16029 buy in 6 weeks?"}])
     assert grounding.keys["predict_behavior"] == ["user_id", "event", "horizon_days"]
 
 
@@ -54,12 +56,72 @@ def test_optional_identifier_without_a_value_is_dropped_from_the_allowed_keys():
     ('{"name": "predict_behavior", "arguments": {"user_id": "160"', False),  # a prefix only
     ('{"name": "predict_beh', True),
     ('{"name": "get_user_profile"', False),  # not offered
-    ('{"name": "predict_behavior", "arguments": {"event": "churn", "horizon_days": 42}}', True),
+    ('{"name": "predict_behavior", "arguments": {"event": "churn", "horizon_days": 42}}', False),
     ('{"name": "predict_behavior", "arguments": {"user_id": "16\\"', False),  # escape is text
 ])
 def test_scanner_accepts_grounded_calls_and_rejects_invented_identifiers(text, ok):
     grounding = Grounding(TOOLS, [{"role": "user", "content": "Will customer 16029 buy?"}])
     assert (grounding.feed(_Scan(), text) is not None) is ok
+
+
+SEGMENT = {"type": "function", "function": {"name": "query_segment", "parameters": {
+    "type": "object", "$defs": {"Filters": {"type": "object", "additionalProperties": False,
+                                            "properties": {
+                                                "country": {"type": "string"},
+                                                "min_orders": {"type": "integer"},
+                                                "max_spend": {"type": "number"}}}},
+    "properties": {"filters": {"anyOf": [{"$ref": "#/$defs/Filters"}, {"type": "null"}]},
+                   "limit": {"type": "integer"}}}}}
+
+
+@pytest.mark.parametrize("ask, text, ok", [
+    ("in the next fortnight", '{"name": "predict_behavior", "arguments": {"horizon_days": 14}', True),
+    ("in the next fortnight", '{"name": "predict_behavior", "arguments": {"horizon_days": 30}', False),
+    ("in the next fortnight", '{"name": "predict_behavior", "arguments": {"horizon_days": 1}', False),
+    ("in the next fortnight", '{"name": "predict_behavior", "arguments": {"horizon_days": 1', True),
+    ("for six weeks", '{"name": "predict_behavior", "arguments": {"horizon_days": 42.0}', True),
+])
+def test_numbers_are_quantities_the_user_stated(ask, text, ok):
+    grounding = Grounding(TOOLS, [{"role": "user", "content": f"Will customer 16029 buy {ask}?"}])
+    assert (grounding.feed(_Scan(), text) is not None) is ok
+
+
+@pytest.mark.parametrize("text, ok", [
+    ('{"name": "query_segment", "arguments": {"filters": {"min_orders": 3}}}', True),
+    ('{"name": "query_segment", "arguments": {"filters": {"min_orders": 2, "max_spend": 50}}}',
+     True),
+    ('{"name": "query_segment", "arguments": {"filters": {"min_orders": 25}}}', False),
+    ('{"name": "query_segment", "arguments": {"filters": {"country": "UK"}, "limit": 50}}', True),
+    ('{"name": "query_segment", "arguments": {"filters": {"max_spend": 100}}}', False),
+])
+def test_numbers_inside_a_nested_filter_object_are_grounded_too(text, ok):
+    ask = [{"role": "user", "content": "Customers with more than 2 orders and under fifty bucks?"}]
+    assert (Grounding([SEGMENT], ask).feed(_Scan(), text) is not None) is ok
+
+
+def test_without_a_stated_quantity_no_numeric_filter_key_can_be_written():
+    grounding = Grounding([SEGMENT], [{"role": "user", "content": "How many customers in UK?"}])
+    assert grounding.child_keys[("query_segment", "filters")] == ["country"]
+    assert grounding.keys["query_segment"] == ["filters"]
+    assert number_values([{"role": "user", "content": "customer 16029, order #W1234567"}]) == set()
+
+
+def test_an_id_a_tool_result_typed_as_another_kind_is_not_a_candidate():
+    messages = [
+        {"role": "user", "content": "I'm liam@example.com"},
+        {"role": "tool", "content": json.dumps({
+            "user_id": "liam_thomas_8833", "orders": ["#W3761872"],
+            "payment_methods": [{"id": "gift_card_7287775", "source": "gift_card"}]})},
+        {"role": "tool", "content": json.dumps({
+            "product_id": "7765186836", "variants": [{"item_id": "8591113813"}]})},
+        {"role": "user", "content": "swap it, 41 Orchard Way"},
+    ]
+    values = identifier_values(messages)
+    assert "#W3761872" not in values["user_id"] and "W3761872" not in values["user_id"]
+    assert "liam_thomas_8833" not in values["order_id"] and "#W3761872" in values["order_id"]
+    assert values["payment_method_id"] >= {"gift_card_7287775"}
+    assert "gift_card_7287775" not in values["item_ids"]
+    assert values["item_ids"] == values["new_item_ids"] == {"8591113813", "41"}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +139,17 @@ def test_random_model_writes_only_identifiers_from_the_conversation(grounded):
         args = json.loads(result.tool_calls[0]["function"]["arguments"])
         ids = [v for k, v in args.items() if k in {"user_id", "order_id"}]
         assert ids and all(v in allowed for v in ids), args
+
+
+def test_random_model_writes_only_numbers_the_user_stated(grounded):
+    ask = [{"role": "user", "content": "Will customer 16029 buy in the next fortnight?"}]
+    written = []
+    for seed in range(6):
+        result = grounded.chat(ChatRequest(messages=ask, tools=TOOLS, tool_choice="required",
+                                           temperature=1.0, seed=seed, max_tokens=80))
+        args = json.loads(result.tool_calls[0]["function"]["arguments"])
+        written += [args["horizon_days"]] if "horizon_days" in args else []
+    assert written and all(days in (14, None) for days in written), written  # null: default
 
 
 def test_no_call_is_generated_when_no_tool_has_its_identifier(grounded):

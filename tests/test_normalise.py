@@ -18,6 +18,7 @@ from tools.normalise import (
     parse_days,
     parse_number,
     probability_arg,
+    quantities_in,
     user_id_arg,
 )
 from tools.registry import ToolContext, ToolError, get_tool
@@ -173,3 +174,22 @@ def test_order_and_user_look_ups_accept_ids_as_models_write_them(cs_shop):
         assert get_tool("get_order_details").invoke(ctx, {"order_id": written}) == order
     user = get_tool("get_user_details").invoke(ctx, {"user_id": user_id})
     assert get_tool("get_user_details").invoke(ctx, {"user_id": f"user: {user_id}"}) == user
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("How likely is tom_green_8734 to buy in the next fortnight?", {14}),
+    ("probability he buys within six weeks", {42}),
+    ("three hundred quid budget", {300}),
+    ("We've got $2.5k for e-mail sends", {2500}),
+    ("How many customers have more than 2 orders?", {2, 3}),
+    ("at most one order and a total below fifty bucks", {1, 49, 50}),
+    ("purchase probability above seventy percent", {0.7, 70, 71}),
+    ("Half a dozen suggestions", {6}),
+    ("cust #14632 - the odds within 30 days?", {30}),
+    ("Customer No. 17850, user=16728, order W1234567", set()),
+    ("未来两周内购买的概率", {2, 14}),
+    ("消费超过五百元的客户", {500, 501}),
+    ("购买概率低于百分之十", {0.1, 9, 10}),
+])
+def test_quantities_a_message_states(text, expected):
+    assert quantities_in(text) == expected

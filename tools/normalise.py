@@ -275,3 +275,91 @@ def order_id_arg(value: Any) -> Any:
     if not (cleaned := clean_order_id(value)):
         raise _refuse("an order id such as '#W0000000'", value)
     return cleaned
+
+
+# --- quantities a message states (decode-time grounding of numeric arguments) -------------------
+
+_WORD = re.compile(r"\d+(?:[.,]\d+)*k?|[a-z]+(?:-[a-z]+)?|[$£€¥%]")
+_ID_CONTEXT = {"customer", "user", "client", "member", "account", "order", "id", "no", "number",
+               "nr", "#", "cust", "sku", "item", "product"}
+_MORE = re.compile(r"(?:more than|over|above|greater than|exceeding|beyond)\s*$|(?:超过|多于|大于)$")
+_LESS = re.compile(r"(?:less than|fewer than|under|below)\s*$|(?:少于|低于|不到|小于)$")
+_CN_NUMBER = re.compile(r"百分之[零〇一二两三四五六七八九十百\d.]+|[\d.零〇一二两三四五六七八九十百千万]+")
+_LONGEST_SPAN = 5  # words: "one hundred and twenty five"
+_UNIT_NUMBER = re.compile(r"\$?\d+(?:[.,]\d+)*(?:k|d|w|wk|wks|mo|mos|y|yr|yrs|st|nd|rd|th)")
+
+
+def _without_ids(text: str) -> str:
+    """``text`` with id-like words blanked: letters and digits mixed ('tom_green_8734', 'w1234')
+    other than a number with a unit ('2.5k', '30d')."""
+    def blank(match: re.Match) -> str:
+        word = match[0].strip(".,;:!?")
+        if re.search(r"\d", word) and re.search(r"[a-z_@]", word) and not _UNIT_NUMBER.fullmatch(word):
+            return " " * len(match[0])
+        return match[0]
+    return re.sub(r"\S+", blank, text)
+
+
+def quantities_in(text: str) -> set[float]:
+    """Every quantity ``text`` states, read as the tools read arguments: digits, words, money,
+    durations in days ("a fortnight" 14, "next quarter" 90, "两周" 14), percentages also as a
+    fraction ("seventy percent" 70 and 0.7), and a count after "more than n" / "fewer than n"
+    also as n+1 / n-1 ("more than 2 orders" is at least 3). The longest reading of a phrase wins
+    ("three hundred quid" is 300, not also 3). Numbers that label an id ("customer 16029",
+    "#W1234567", "tom_green_8734") are not quantities."""
+    text = _without_ids(text.lower())
+    found: set[float] = set()
+
+    def add(value: float, before: str, percent: bool) -> None:
+        found.add(value)
+        if percent:
+            found.add(round(value / 100, 6))
+        if value == int(value) and _MORE.search(before):
+            found.add(value + 1)
+        elif value == int(value) and _LESS.search(before):
+            found.add(value - 1)
+
+    words = list(_WORD.finditer(text))
+    i = 0
+    while i < len(words):
+        word = words[i]
+        label = words[i - 1][0] if i else ""
+        if text[:word.start()].rstrip().endswith("#") or label in _ID_CONTEXT:
+            i += 1
+            continue
+        for j in range(min(i + _LONGEST_SPAN, len(words)), i, -1):
+            values = _readings(text[word.start():words[j - 1].end()])
+            if values:
+                rest = text[words[j - 1].end():].lstrip()
+                percent = rest.startswith(("%", "percent", "per cent"))
+                for value in values:
+                    add(value, text[:word.start()], percent)
+                i = j
+                break
+        else:
+            i += 1
+    for match in _CN_NUMBER.finditer(text):
+        if not _CJK.search(match[0]):
+            continue
+        percent = match[0].startswith("百分之") or text[match.end():].startswith("%")
+        try:
+            add(parse_number(match[0].removeprefix("百分之")), text[:match.start()], percent)
+        except ValueError:
+            continue
+    for match in _CN_DURATION.finditer(text):
+        try:
+            add(float(parse_days(match[0])), text[:match.start()], False)
+        except ValueError:
+            continue
+    return found
+
+
+def _readings(span: str) -> set[float]:
+    """The values a phrase reads as: a number of days and/or an amount; empty if neither."""
+    values = set()
+    for read in (parse_days, lambda s: parse_number(s, currency=True)):
+        try:
+            values.add(float(read(span)))
+        except ValueError:
+            continue
+    return values

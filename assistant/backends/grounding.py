@@ -9,7 +9,14 @@ Grounding removes that choice at decode time, on top of the JSON grammar (``cons
   for the others a token that contains a digit, with a leading ``#`` or without);
 - an identifier argument with no such value cannot be written at all, and a tool that requires
   one cannot be called ("what is the status of my order?" with no order number in sight is
-  answered in words: the model asks for it).
+  answered in words: the model asks for it);
+- an id a tool result named as another kind is not a candidate ("#W3761872" from a customer's
+  order list is no ``user_id``, a ``gift_card_…`` is no item id), and a list of item ids takes
+  item ids, not words ("desk lamp");
+- a numeric argument (``horizon_days``, ``budget``, ``k``, a segment's ``min_spend`` ...) can
+  only be a quantity the user stated, read from digits or words (``tools.normalise.
+  quantities_in``: "a fortnight" is 14, "three hundred quid" 300, "more than 2 orders" also 3);
+  with none stated it cannot be written and the tool's default applies.
 
 The mask works on the text of the call generated so far: a tiny JSON scanner knows whether the
 next token would extend the tool name, an argument name, or an identifier's value, and only
@@ -27,25 +34,65 @@ from typing import Any
 
 import torch
 
+from tools.normalise import quantities_in
+
 ID_ARGUMENTS = {"user_id", "order_id", "product_id", "payment_method_id", "email", "zip"}
+ID_LIST_ARGUMENTS = {"item_ids", "new_item_ids"}  # lists of item ids
+_TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id")
+_CONTAINERS = {"orders": "order_id", "payment_methods": "payment_method_id",
+               "item_ids": "item_id", "variants": "item_id"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TOKEN = re.compile(r"[A-Za-z0-9_#@.+-]+")
+_NUMBER_CHARS = set("0123456789.-+eE")
 
 
-def _conversation_text(messages: list[dict[str, Any]]) -> str:
+def _conversation_text(messages: list[dict[str, Any]], roles: set[str] | None = None) -> str:
     parts = []
     for message in messages:
         if message.get("role") == "system":
             continue
-        parts.append(str(message.get("content") or ""))
+        if roles is None or message.get("role") in roles:
+            parts.append(str(message.get("content") or ""))
         for call in message.get("tool_calls") or []:
             arguments = call.get("function", {}).get("arguments", "")
             parts.append(arguments if isinstance(arguments, str) else json.dumps(arguments))
     return "\n".join(parts)
 
 
+def typed_identifiers(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The ids tool results name with their kind: ``{"order_id": "#W1"}``, ``"orders":
+    ["#W1"]``, ``"payment_methods": [{"id": "paypal_1"}]``, ``"variants": [{"item_id": ...}]``."""
+    typed: dict[str, set[str]] = {kind: set() for kind in _TYPED}
+
+    def walk(node: Any, kind: str | None = None) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in typed and isinstance(value, (str, int)):
+                    typed[key].add(str(value))
+                elif key == "id" and kind and isinstance(value, (str, int)):
+                    typed[kind].add(str(value))
+                else:
+                    walk(value, _CONTAINERS.get(key, kind if isinstance(value, list) else None))
+        elif isinstance(node, list):
+            for item in node:
+                if isinstance(item, (str, int)) and kind:
+                    typed[kind].add(str(item))
+                else:
+                    walk(item, kind)
+
+    for message in messages:
+        if message.get("role") == "tool":
+            try:
+                walk(json.loads(message.get("content") or ""))
+            except (json.JSONDecodeError, TypeError):
+                continue
+    return typed
+
+
 def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """The values each identifier argument may take in this conversation."""
+    """The values each identifier argument may take in this conversation: the tokens with a digit
+    (an e-mail for ``email``), less those a tool result named as another kind of id (a user id
+    is never an order number the customer's order list gave); lists of item ids take item ids."""
     text = _conversation_text(messages)
     emails = set(_EMAIL.findall(text))
     ids: set[str] = set()
@@ -53,12 +100,62 @@ def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
         token = token.strip(".-+")
         if any(c.isdigit() for c in token) and "@" not in token:
             ids.update({token, token.lstrip("#")} - {""})
-    return {name: (emails if name == "email" else ids) for name in ID_ARGUMENTS}
+    typed = typed_identifiers(messages)
+    forms = {kind: values | {v.lstrip("#") for v in values} for kind, values in typed.items()}
+
+    def of_kind(kind: str) -> set[str]:
+        others = set().union(*(v for k, v in forms.items() if k != kind))
+        return (ids - others) | forms.get(kind, set())
+
+    values = {name: emails if name == "email" else of_kind(name) for name in ID_ARGUMENTS}
+    return values | {name: of_kind("item_id") for name in ID_LIST_ARGUMENTS}
+
+
+def number_values(messages: list[dict[str, Any]]) -> set[str]:
+    """How a numeric argument may be written: the quantities the user stated (in any message,
+    in digits or in words) or an earlier call used, as JSON numbers ("14", "14.0", "0.7")."""
+    written: set[str] = set()
+    for value in quantities_in(_conversation_text(messages, roles={"user"})):
+        written.update({str(int(value)), f"{int(value)}.0"} if value == int(value)
+                       else {repr(value)})
+    return written
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return schema
+
+
+def _variants(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(schema, defs)
+    return [_resolve(s, defs) for s in schema.get("anyOf", [])] or [schema]
+
+
+def _numeric_names(params: dict[str, Any]) -> set[str]:
+    """Names of the integer/number properties of a tool, nested objects included."""
+    defs, names = params.get("$defs") or {}, set()
+    for schema in [params, *defs.values()]:
+        for name, prop in (schema.get("properties") or {}).items():
+            if any(v.get("type") in ("integer", "number") for v in _variants(prop, defs)):
+                names.add(name)
+    return names
+
+
+def _closed_objects(params: dict[str, Any]) -> dict[str, list[str]]:
+    """Property -> its keys, for properties that are objects with a fixed set of keys."""
+    defs, closed = params.get("$defs") or {}, {}
+    for name, prop in (params.get("properties") or {}).items():
+        for variant in _variants(prop, defs):
+            if variant.get("properties") and variant.get("additionalProperties") is False:
+                closed[name] = list(variant["properties"])
+    return closed
 
 
 @dataclass(frozen=True)
 class _Scan:
-    """Where the generated call text stands: container stack, current string, chosen tool."""
+    """Where the generated call text stands: container stack, current string or number, chosen
+    tool."""
 
     stack: tuple[str, ...] = ()  # "{" / "[" per open container
     keys: tuple[str | None, ...] = ()  # per open object: the key whose value comes next
@@ -67,26 +164,36 @@ class _Scan:
     is_key: bool = False
     escape: bool = False
     buf: str = ""
+    number: str | None = None  # the digits of a number value being written
     tool: str | None = None
 
 
 class Grounding:
-    """Allowed tool names, argument names and identifier values for one request."""
+    """Allowed tool names, argument names, identifier values and numbers for one request."""
 
     def __init__(self, tools: list[dict[str, Any]], messages: list[dict[str, Any]]):
         values = identifier_values(messages)
         self.values = {name: sorted(v) for name, v in values.items()}
+        self.numbers = sorted(number_values(messages))
         self.keys: dict[str, list[str]] = {}
+        self.child_keys: dict[tuple[str, str], list[str]] = {}
+        self.numeric: dict[str, set[str]] = {}
         self.names: list[str] = []
         for tool in tools:
             fn = tool.get("function", tool)
             params = fn.get("parameters") or {}
             props = list(params.get("properties") or {})
-            missing = {p for p in props if p in ID_ARGUMENTS and not values[p]}
+            numeric = _numeric_names(params)
+            unwritable = set() if self.numbers else numeric
+            missing = {p for p in props if (p in values and not values[p]) or p in unwritable}
             if missing & set(params.get("required") or []):
                 continue  # a required identifier nobody gave: the tool cannot be called
             self.names.append(fn["name"])
             self.keys[fn["name"]] = [p for p in props if p not in missing]
+            self.numeric[fn["name"]] = numeric
+            for parent, children in _closed_objects(params).items():
+                self.child_keys[(fn["name"], parent)] = [c for c in children
+                                                         if c not in unwritable]
 
     def allowed(self, scan: _Scan) -> list[str] | None:
         """The strings the current string may become, or None when it is free text."""
@@ -95,12 +202,29 @@ class Grounding:
         depth = len(scan.stack)
         if depth == 1 and not scan.is_key and scan.keys[-1] == "name":
             return self.names
-        if depth == 2 and scan.keys[0] == "arguments" and scan.tool in self.keys:
-            if scan.is_key:
+        if depth < 2 or scan.keys[0] != "arguments" or scan.tool not in self.keys:
+            return None
+        if scan.is_key:
+            if depth == 2:
                 return self.keys[scan.tool]
-            if scan.keys[-1] in ID_ARGUMENTS:
-                return self.values[scan.keys[-1]]
+            return self.child_keys.get((scan.tool, scan.keys[1])) if depth == 3 else None
+        if depth == 2 and scan.keys[-1] in ID_ARGUMENTS:
+            return self.values[scan.keys[-1]]
+        if depth == 3 and scan.stack[-1] == "[" and scan.keys[1] in ID_LIST_ARGUMENTS:
+            return self.values[scan.keys[1]]
         return None
+
+    def allowed_numbers(self, scan: _Scan) -> list[str] | None:
+        """The numbers a value here may be, or None when it is not a grounded number."""
+        if (len(scan.stack) >= 2 and scan.stack[-1] == "{" and scan.keys[0] == "arguments"
+                and scan.keys[-1] in self.numeric.get(scan.tool, ())):
+            return self.numbers
+        return None
+
+    def at_number(self, scan: _Scan) -> bool:
+        """Whether the next characters may write a grounded number (or are writing one)."""
+        return (not scan.in_string and not scan.expect_key
+                and self.allowed_numbers(scan) is not None)
 
     def feed(self, scan: _Scan, text: str, check: bool = True) -> _Scan | None:
         """``scan`` after ``text``; None if ``check`` and ``text`` leaves an allowed set."""
@@ -123,6 +247,20 @@ class Grounding:
             if allowed is not None and not any(a.startswith(buf) for a in allowed):
                 return None
             return replace(scan, buf=buf, escape=False)
+        numbers = self.allowed_numbers(scan) if check else None
+        if scan.number is not None:
+            if char in _NUMBER_CHARS:
+                number = scan.number + char
+                if numbers is not None and not any(a.startswith(number) for a in numbers):
+                    return None
+                return replace(scan, number=number)
+            if numbers is not None and scan.number not in numbers:
+                return None
+            scan = replace(scan, number=None)
+        elif char in "-0123456789" and scan.stack and not scan.expect_key:
+            if numbers is not None and not any(a.startswith(char) for a in numbers):
+                return None
+            return replace(scan, number=char)
         if char == '"':
             return replace(scan, in_string=True, is_key=scan.expect_key, buf="")
         if char in "{[":
@@ -176,8 +314,10 @@ class GroundedCall:
         texts, by_text, quoted = _token_texts(self.tokenizer)
         is_open = logits > float("-inf")
         allowed = self.grounding.allowed(self.scan)
-        if allowed is None:  # free text: only a token with a quote can enter a grounded string
-            risky = quoted[is_open[quoted]].tolist()
+        if allowed is None:  # free text: only a token with a quote can enter a grounded string,
+            # and where a grounded number is written, any token may be (or start) one
+            risky = (is_open.nonzero().flatten() if self.grounding.at_number(self.scan)
+                     else quoted[is_open[quoted]]).tolist()
             rejected = [i for i in risky if self.grounding.feed(self.scan, texts[i]) is None]
             if not rejected or len(rejected) == int(is_open.sum()):
                 return logits
