@@ -16,6 +16,7 @@ import duckdb
 
 from knowledge import warehouse
 from knowledge.settings import Settings
+from knowledge.tau_records import line_item, line_units, order_lines
 
 # An order's pending return or exchange request, kept as JSON in orders.request.
 REQUEST_KEYS = ("return_items", "return_payment_method_id", "exchange_items", "exchange_new_items",
@@ -84,7 +85,7 @@ def demo_customer(settings: Settings) -> tuple[str, str, str] | None:
 
 def save_order(con: duckdb.DuckDBPyConnection, order: dict, items_changed: bool = False) -> None:
     """Write a (changed) tau-bench order dict back: status, address, reason, request, payments,
-    and, when ``items_changed``, each item's variant on its line (the line keeps its quantity)."""
+    and, when ``items_changed``, its lines (``_regroup_lines``) and total."""
     order_id = order["order_id"]
     request = {k: order[k] for k in REQUEST_KEYS if k in order} or None
     con.execute(
@@ -98,15 +99,51 @@ def save_order(con: duckdb.DuckDBPyConnection, order: dict, items_changed: bool 
         con.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
                     [order_id, seq, p["transaction_type"], p["amount"], p["payment_method_id"]])
     if items_changed:
-        lines = con.execute("SELECT line_no FROM order_items WHERE order_id = ? ORDER BY line_no",
-                            [order_id]).fetchall()
-        for (line_no,), item in zip(lines, order["items"], strict=True):
-            con.execute("UPDATE order_items SET item_id = ?, unit_price = ?, options = ? "
-                        "WHERE order_id = ? AND line_no = ?",
-                        [item["item_id"], item["price"], json.dumps(item["options"]), order_id,
-                         line_no])
+        lines = order_lines(con, order_id)
+        new_lines = _regroup_lines(lines, order["items"])
+        if new_lines != lines:
+            columns = list(lines[0])
+            con.execute("DELETE FROM order_items WHERE order_id = ?", [order_id])
+            con.executemany(
+                f"INSERT INTO order_items ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                [[line[c] for c in columns] for line in new_lines])
         con.execute("UPDATE orders SET total = (SELECT round(sum(quantity * unit_price), 2) "
                     "FROM order_items WHERE order_id = ?) WHERE order_id = ?", [order_id, order_id])
+
+
+def _regroup_lines(lines: list[dict], items: list[dict]) -> list[dict]:
+    """The order_items rows for the per-unit ``items`` (``knowledge.tau_records``) of an order
+    whose rows were ``lines``: each line takes its units back in order; a line whose units now
+    differ is split into one line per run of identical units (quantity: the run's length,
+    the line's sign). A split shifts later line numbers only as far as it must; every other
+    column stays as it was, and an unchanged line is returned as it was."""
+    if len(items) != sum(line_units(line) for line in lines):
+        raise ValueError(f"{len(items)} items for {len(lines)} order lines of "
+                         f"{sum(line_units(line) for line in lines)} units")
+    units, out, last_no = iter(items), [], 0
+    for line in lines:
+        runs: list[list] = []  # [unit, count]
+        for _ in range(line_units(line)):
+            unit = next(units)
+            if runs and runs[-1][0] == unit:
+                runs[-1][1] += 1
+            else:
+                runs.append([unit, 1])
+        original = line_item(line)
+        if len(runs) <= 1 and (not runs or runs[0][0] == original):
+            new = [dict(line)]
+        else:
+            sign = -1 if (line["quantity"] or 1) < 0 else 1
+            new = [line | {"quantity": sign * count} | (
+                {} if unit == original else
+                {"item_id": unit["item_id"], "unit_price": unit["price"],
+                 "options": json.dumps(unit["options"])}) for unit, count in runs]
+        for n, row in enumerate(new):
+            keep = n == 0 and line["line_no"] > last_no
+            row["line_no"] = last_no = line["line_no"] if keep else last_no + 1
+        out.extend(new)
+    return out
 
 
 def add_to_balance(con: duckdb.DuckDBPyConnection, method: dict, amount: float) -> None:

@@ -8,6 +8,10 @@ fields such as ``return_items``). The customer-service tools return these dicts.
 
 A user's ``orders`` list and ``payment_methods`` come back in the order they were imported
 (warehouse insertion order, DuckDB ``rowid``): the source lists them in file order.
+
+An order's ``items`` has one entry per unit, as in tau-bench ("there could be duplicate items"):
+an order_items line of quantity 3 is three identical entries, in line order
+(``knowledge.customer_records.save_order`` groups them back into lines).
 """
 
 from __future__ import annotations
@@ -132,21 +136,38 @@ def _json(text: str | None, missing: Any) -> Any:
     return missing if text is None else json.loads(text)
 
 
+def order_lines(con: duckdb.DuckDBPyConnection, order_id: str) -> list[dict[str, Any]]:
+    """The order's order_items rows (every column), by line_no."""
+    return _rows(con, "SELECT * FROM order_items WHERE order_id = ? ORDER BY line_no", order_id)
+
+
+def line_units(line: dict) -> int:
+    """How many entries an order_items line is in the order's ``items``: its quantity (NULL
+    counts as 1; a negative line, a credit on an imported invoice, by its size, as the
+    importer's orders.total counts it)."""
+    return 1 if line["quantity"] is None else abs(line["quantity"])
+
+
+def line_item(line: dict) -> dict:
+    """One unit of an order_items line, as an entry of tau-bench's ``items`` (a new dict)."""
+    return {"name": line["title"], "product_id": line["product_id"], "item_id": line["item_id"],
+            "price": line["unit_price"], "options": _json(line["options"], {})}
+
+
 def get_order_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict | None:
     """The orders.json entry of `order_id` (with any cancel reason or request), or None."""
     orders = _rows(con, "SELECT * FROM orders WHERE order_id = ?", order_id)
     if not orders:
         return None
     order = orders[0]
-    items = _rows(con, "SELECT * FROM order_items WHERE order_id = ? ORDER BY line_no", order_id)
+    lines = order_lines(con, order_id)
     parcels = _rows(con, "SELECT * FROM fulfillments WHERE order_id = ? ORDER BY seq", order_id)
     payments = _rows(con, "SELECT * FROM payments WHERE order_id = ? ORDER BY seq", order_id)
     record = {
         "order_id": order_id,
         "user_id": order["user_id"],
         "address": _json(order["ship_address"], None),  # None: an imported shop's order
-        "items": [{"name": i["title"], "product_id": i["product_id"], "item_id": i["item_id"],
-                   "price": i["unit_price"], "options": _json(i["options"], {})} for i in items],
+        "items": [line_item(line) for line in lines for _ in range(line_units(line))],
         "fulfillments": [{"tracking_id": json.loads(p["tracking_ids"]),
                           "item_ids": json.loads(p["item_ids"])} for p in parcels],
         "status": order["status"],
