@@ -1,12 +1,14 @@
-"""The knowledge base: policy and FAQ documents, chunked into passages and searched with MiniLM.
+"""The knowledge base: policy and FAQ documents, chunked into passages and searched by meaning.
 
 Documents live in the warehouse's ``documents`` table (the source of truth). The default shop
-policy is the Markdown files in ``knowledge/policies`` (loaded by the synthetic importer, and
-used for any shop whose warehouse has no documents); the tau-bench importer adds its own. ``build_knowledge_index`` splits every document at its
-``##``/``###`` headings (long sections again at paragraphs, so each passage fits MiniLM's 256
-word pieces), embeds "title - section: text" and saves a FAISS index beside ``passages.jsonl``
-under ``artifacts/knowledge/<shop>``. The index records a hash of the documents and is refused
-once they change.
+policy is the Markdown files in ``knowledge/policies`` and their Chinese translations in
+``knowledge/policies/zh`` (loaded by the synthetic importer, and used for any shop whose
+warehouse has no documents); the tau-bench importer adds its own. ``build_knowledge_index``
+splits every document at its ``##``/``###`` headings (long sections again at paragraphs, so each
+passage fits MiniLM's 256 word pieces), embeds "title - section: text" with the ``text_encoder``
+of the settings and saves a FAISS index beside ``passages.jsonl`` under
+``artifacts/knowledge/<shop>``. The index records a hash of the documents and its encoder, and
+is refused once either differs.
 """
 
 from __future__ import annotations
@@ -53,16 +55,18 @@ class KnowledgeIndexError(ValueError):
 
 
 def default_policy() -> list[Document]:
-    """The shop policy shipped with shopmind, one document per Markdown file."""
+    """The shop policy shipped with shopmind, one document per Markdown file: the English pages
+    (``policy/returns``) and their Chinese translations (``policy/zh/returns``)."""
+    folder = resources.files("knowledge").joinpath("policies")
     docs = []
-    for page in sorted(resources.files("knowledge").joinpath("policies").iterdir(),
-                       key=lambda p: p.name):
-        if not page.name.endswith(".md"):
-            continue
-        text = page.read_text(encoding="utf-8")
-        title = text.splitlines()[0].lstrip("# ").strip()
-        docs.append(Document(doc_id=f"policy/{page.name[:-3]}", title=title,
-                             source=DEFAULT_SOURCE, text=text))
+    for pages, prefix in ((folder, "policy/"), (folder.joinpath("zh"), "policy/zh/")):
+        for page in sorted(pages.iterdir(), key=lambda p: p.name):
+            if not page.name.endswith(".md"):
+                continue
+            text = page.read_text(encoding="utf-8")
+            title = text.splitlines()[0].lstrip("# ").strip()
+            docs.append(Document(doc_id=f"{prefix}{page.name[:-3]}", title=title,
+                                 source=DEFAULT_SOURCE, text=text))
     return docs
 
 
@@ -138,14 +142,16 @@ def shop_documents(settings: Settings) -> list[Document]:
 
 def build_knowledge_index(settings: Settings, progress: bool = False) -> list[Passage]:
     """Chunk and embed every document of the active shop and save the index; returns passages."""
-    from knowledge.text_embeddings import MODEL_NAME, embed
+    from knowledge.text_embeddings import embed, text_encoder
     from knowledge.vector_index import VectorIndex
 
     docs = shop_documents(settings)
     passages = [p for doc in docs for p in chunk(doc)]
-    vectors = embed([p.embedding_text() for p in passages], progress=progress)
+    vectors = embed([p.embedding_text() for p in passages], progress=progress,
+                    encoder=settings.text_encoder)
     index = VectorIndex.build([p.passage_id for p in passages], vectors, "flat",
-                              model=MODEL_NAME, data_version=documents_version(docs),
+                              model=text_encoder(settings.text_encoder).model,
+                              data_version=documents_version(docs),
                               max_words=MAX_WORDS)
     folder = index.save(index_dir(settings))
     (folder / "passages.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in passages))
@@ -153,21 +159,24 @@ def build_knowledge_index(settings: Settings, progress: bool = False) -> list[Pa
 
 
 def index_is_current(settings: Settings) -> bool:
-    """True when a saved index exists and was built from the warehouse's current documents."""
+    """True when a saved index exists and was built from the warehouse's current documents by
+    the encoder the settings name."""
     meta = index_dir(settings) / "meta.json"
     if not meta.is_file() or not settings.warehouse.is_file():
         return False
+    from knowledge.text_embeddings import text_encoder
     from knowledge.vector_index import IndexMeta
 
-    built = IndexMeta.model_validate_json(meta.read_text()).data_version
-    return built == documents_version(shop_documents(settings))
+    built = IndexMeta.model_validate_json(meta.read_text())
+    return (built.model == text_encoder(settings.text_encoder).model
+            and built.data_version == documents_version(shop_documents(settings)))
 
 
 class KnowledgeBase:
     """A loaded knowledge index: search passages by meaning."""
 
     def __init__(self, settings: Settings):
-        from knowledge.text_embeddings import MODEL_NAME
+        from knowledge.text_embeddings import text_encoder
         from knowledge.vector_index import VectorIndex, VectorIndexError
 
         folder = index_dir(settings)
@@ -178,9 +187,12 @@ class KnowledgeBase:
             self.index = VectorIndex.load(folder)
         except VectorIndexError as err:
             raise KnowledgeIndexError(f"{err}; {rebuild}") from err
-        if self.index.meta.model != MODEL_NAME:
-            raise KnowledgeIndexError(f"the knowledge index was built with {self.index.meta.model}, "
-                                      f"not {MODEL_NAME}; re{rebuild}")
+        self.encoder = text_encoder(settings.text_encoder)
+        if self.index.meta.model != self.encoder.model:
+            raise KnowledgeIndexError(
+                f"the knowledge index was built with {self.index.meta.model}, but text_encoder is "
+                f"{self.encoder.key} ({self.encoder.model}), whose vectors cannot be compared "
+                f"with it; re{rebuild} (or set text_encoder back)")
         if self.index.meta.data_version != documents_version(shop_documents(settings)):
             raise KnowledgeIndexError(f"the documents changed since the knowledge index was "
                                       f"built; re{rebuild}")
@@ -190,7 +202,7 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 3) -> list[tuple[Passage, float]]:
         from knowledge.text_embeddings import embed
 
-        hits = self.index.search(embed([query]), k)
+        hits = self.index.search(embed([query], encoder=self.encoder.key, query=True), k)
         return [(self.passages[pid], score) for pid, score in hits]
 
 
@@ -201,8 +213,8 @@ _LOCK = threading.Lock()
 def knowledge_base(settings: Settings) -> KnowledgeBase:
     """The loaded index of the active shop, reloaded when the index or the warehouse changes."""
     meta = index_dir(settings) / "meta.json"
-    key = tuple(str(p) + ":" + str(p.stat().st_mtime_ns if p.is_file() else 0)
-                for p in (meta, settings.warehouse))
+    key = (settings.text_encoder, *(str(p) + ":" + str(p.stat().st_mtime_ns if p.is_file() else 0)
+                                    for p in (meta, settings.warehouse)))
     with _LOCK:
         if key not in _BASES:
             _BASES.clear()

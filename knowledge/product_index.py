@@ -1,5 +1,6 @@
-"""The product search index: every product's "title. description" embedded with MiniLM into a
-VectorIndex under artifacts/recommend/<shop>/text_index. Built by `shopmind index build`."""
+"""The product search index: every product's "title. description" embedded with the settings'
+text_encoder into a VectorIndex under artifacts/recommend/<shop>/text_index. Built by
+`shopmind index build`; rebuilt when the catalogue or the encoder changes."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def product_texts(con) -> tuple[list[str], list[str]]:
 
 def build_product_index(settings: Settings, index_type: str = "auto", progress: bool = True):
     """Embed every product and save the index; returns (VectorIndex, texts)."""
-    from knowledge.text_embeddings import MODEL_NAME, embed
+    from knowledge.text_embeddings import embed, text_encoder
     from knowledge.vector_index import VectorIndex
 
     con = warehouse.connect(settings.warehouse)
@@ -54,16 +55,18 @@ def build_product_index(settings: Settings, index_type: str = "auto", progress: 
         raise ValueError(f"{settings.warehouse} has no products to index")
     if index_type == "auto":
         index_type = "flat" if len(ids) <= EXACT_UP_TO else "hnsw"
-    vectors = embed(texts, progress=progress)
-    index = VectorIndex.build(ids, vectors, index_type, model=MODEL_NAME, data_version=version)
+    vectors = embed(texts, progress=progress, encoder=settings.text_encoder)
+    index = VectorIndex.build(ids, vectors, index_type, data_version=version,
+                              model=text_encoder(settings.text_encoder).model)
     index.save(index_dir(settings))
     return index, texts
 
 
 def current_product_index(settings: Settings):
-    """The saved index and texts if they were built from the warehouse as it is now, else a
-    freshly built one (embedding a catalogue takes minutes on a CPU, so reuse it)."""
-    from knowledge.text_embeddings import MODEL_NAME
+    """The saved index and texts if they were built from the warehouse as it is now by the
+    settings' text_encoder, else a freshly built one (embedding a catalogue takes minutes on a
+    CPU, so reuse it)."""
+    from knowledge.text_embeddings import text_encoder
     from knowledge.vector_index import VectorIndex
 
     con = warehouse.connect(settings.warehouse)
@@ -75,7 +78,8 @@ def current_product_index(settings: Settings):
     folder = index_dir(settings)
     if (folder / "meta.json").is_file():
         index = VectorIndex.load(folder)
-        if (index.meta.data_version, index.meta.model, index.ids) == (version, MODEL_NAME, ids):
+        model = text_encoder(settings.text_encoder).model
+        if (index.meta.data_version, index.meta.model, index.ids) == (version, model, ids):
             return index, texts
     return build_product_index(settings)
 
@@ -85,7 +89,7 @@ def build_index_command(
     index_type: str = typer.Option("auto", help="flat (exact), hnsw, ivf, or auto "
                                    f"(flat up to {EXACT_UP_TO:,} products, else hnsw)."),
 ) -> None:
-    """Embed the active shop's products (all-MiniLM-L6-v2) into a FAISS index for search."""
+    """Embed the active shop's products (with the text_encoder setting) into a FAISS index."""
     import time
 
     from rich.console import Console

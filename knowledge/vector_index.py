@@ -24,7 +24,8 @@ IndexType = Literal["flat", "hnsw", "ivf"]
 
 
 class IndexMeta(BaseModel):
-    model: str = Field(description="what made the vectors, e.g. all-MiniLM-L6-v2 or als-64")
+    model: str = Field(description="what made the vectors, e.g. all-MiniLM-L6-v2, "
+                       "multilingual-e5-small-q4 or als-64")
     data_version: str = Field(description="identifies the data the vectors came from")
     dimension: int
     index_type: IndexType

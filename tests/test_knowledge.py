@@ -1,5 +1,6 @@
 """The policy knowledge base: documents, chunking, the index build and search_knowledge on the
-default policy with the real packaged MiniLM (built once per session)."""
+default policy (English pages and their Chinese translations) with the real packaged MiniLM
+(built once per session)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,18 @@ def search(settings: Settings, role: str = "operator", **arguments) -> dict:
 
 def test_default_policy_covers_the_required_topics():
     ids = {d.doc_id for d in default_policy()}
-    assert ids == {"policy/shipping", "policy/returns", "policy/cancellations", "policy/payments",
-                   "policy/privacy", "policy/faq"}
+    pages = {"shipping", "returns", "cancellations", "payments", "privacy", "faq"}
+    assert ids == {f"policy/{p}" for p in pages} | {f"policy/zh/{p}" for p in pages}
     assert all(d.source == DEFAULT_SOURCE and d.title and "##" in d.text for d in default_policy())
+
+
+def test_every_chinese_page_keeps_the_sections_of_its_english_page():
+    docs = {d.doc_id: d for d in default_policy()}
+    for doc_id, doc in docs.items():
+        if doc_id.startswith("policy/zh/"):
+            english = docs["policy/" + doc_id.removeprefix("policy/zh/")]
+            assert len(chunk(doc)) == len(chunk(english)), doc_id
+            assert doc.text.count("\n## ") == english.text.count("\n## "), doc_id
 
 
 def test_chunks_follow_headings_and_stay_short():

@@ -119,7 +119,10 @@ def _query_matches(model, query: str, exclude: set[str]) -> list[tuple[str, floa
 
     if model.text_index is None:
         raise ToolError("no product text index; build it with `shopmind index build`")
-    hits = model.text_index.search(embed([query.strip()]), QUERY_POOL + len(exclude))
+    # the encoder that built the index, whatever the settings say now (its vectors are the ones
+    # this version was trained and gated with)
+    vector = embed([query.strip()], encoder=model.text_index.meta.model, query=True)
+    hits = model.text_index.search(vector, QUERY_POOL + len(exclude))
     return [(pid, score) for pid, score in hits if pid not in exclude]
 
 
