@@ -3,6 +3,8 @@
 The model proposes tool calls; this module decides what runs:
 - only the role's tools are offered, and every call is checked again (``roles.check_call``);
 - a customer conversation is bound to the customer that ``find_user_id_*`` found, in the store;
+  a customer who is not signed in and writes one e-mail address is looked up by the agent before
+  the model answers (assistant/sign_in.py);
 - a write action proposed by the model never runs. The agent records it as pending, describes
   it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
   runs exactly that action (anything else drops it);
@@ -54,6 +56,7 @@ from assistant.customer_reply import (
     withheld,
 )
 from assistant.roles import check_call
+from assistant.sign_in import SIGNED_IN_REPLY, asks_more_than_sign_in, email_to_sign_in
 from assistant.store import HELD, Store, StoredMessage, Thread
 from knowledge.settings import Settings
 from tools.customer_service import preview
@@ -273,24 +276,30 @@ class Agent:
         pending = thread.pending
         self.store.set_pending(thread.thread_id, None)
         thread.pending = None
-        call_id = f"confirmed_{uuid.uuid4().hex[:12]}"
         self.store.audit(thread.thread_id, "confirmed", pending)
-        yield AgentEvent(type="tool_call", name=pending["name"], args=pending["args"],
-                         call_id=call_id)
+        ok = yield from self._run_call(thread, turn, pending["name"], pending["args"],
+                                       "confirmed")
+        if ok:
+            turn.done_action = describe_action(pending["name"], pending["args"])
+
+    def _run_call(self, thread: Thread, turn: _Turn, name: str, args: dict, why: str):
+        """Run one call the agent makes itself (not proposed by the model this turn), stored
+        as the model's call and its result; returns whether it succeeded."""
+        call_id = f"{why}_{uuid.uuid4().hex[:12]}"
+        yield AgentEvent(type="tool_call", name=name, args=args, call_id=call_id)
         try:
-            result = self._execute(thread, get_tool(pending["name"]), pending["args"])
+            result = self._execute(thread, get_tool(name), args)
             content, error = result_text(result), False
         except Exception as err:  # noqa: BLE001 - reported to the model, never a crash
             result, content, error = str(err), f"Error: {err}", True
         turn.saw_result(content, error)
-        if not error:
-            turn.done_action = describe_action(pending["name"], pending["args"])
         self.store.add_message(thread.thread_id, "assistant", "", tool_calls=[
-            {"id": call_id, "name": pending["name"], "args": pending["args"]}])
+            {"id": call_id, "name": name, "args": args}])
         self.store.add_message(thread.thread_id, "tool", content, tool_call_id=call_id,
-                               name=pending["name"], status="error" if error else "ok")
-        yield AgentEvent(type="tool_result", name=pending["name"], call_id=call_id,
-                         result=result, error=error)
+                               name=name, status="error" if error else "ok")
+        yield AgentEvent(type="tool_result", name=name, call_id=call_id, result=result,
+                         error=error)
+        return not error
 
     def run_approved(self, thread_id: str) -> list[AgentEvent]:
         """An operator approved the held action the customer confirmed (assistant/desk.py):
@@ -351,7 +360,14 @@ class Agent:
                                                 exit_behavior="end"),
                         turn.answer_after_repeat(), show_model_view,
                         offer_as_trained(thread.role)])
+        signed_in = False
+        if thread.role == "customer" and thread.customer_id is None and (
+                email := email_to_sign_in(text)):
+            signed_in = yield from self._run_call(thread, turn, "find_user_id_by_email",
+                                                  {"email": email}, "sign_in")
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
+        if signed_in and asks_more_than_sign_in(text):  # the request as the next message
+            history += [AIMessage(SIGNED_IN_REPLY), HumanMessage(text)]
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):
             if mode == "messages":

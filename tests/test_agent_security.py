@@ -14,6 +14,7 @@ from scripted_model import ScriptedChatModel, call, say
 
 from assistant.agent import Agent, is_explicit_yes, recent
 from assistant.roles import check_call
+from assistant.sign_in import SIGNED_IN_REPLY
 from assistant.store import Store
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_user_record
@@ -79,6 +80,63 @@ def test_email_lookup_binds_the_conversation(shop, people, tmp_path):
     events = agent.chat(thread.thread_id, a["email"])
     assert events[-1].type == "final" and a["user_id"] in events[-1].text
     assert agent.store.thread(thread.thread_id).customer_id == a["user_id"]
+
+
+def test_an_email_and_a_request_in_one_message_sign_in_first_then_the_model_sees_the_request(
+        shop, people, tmp_path):
+    a, _ = people
+    seen = []
+
+    def script(messages):
+        seen.append(messages)
+        if isinstance(messages[-1], ToolMessage) and "cancel" in messages[-1].name:
+            return say("Please confirm.")
+        return call("cancel_pending_order", order_id=a["pending"], reason="no longer needed")
+
+    agent = _agent(shop, tmp_path, script)
+    thread = agent.store.new_thread("customer")
+    text = f"Hi, I'm {a['email']}. Please cancel order {a['pending']}, I don't need it."
+    events = agent.chat(thread.thread_id, text)
+    calls = [e.name for e in events if e.type == "tool_call"]
+    assert calls == ["find_user_id_by_email", "cancel_pending_order"]
+    assert agent.store.thread(thread.thread_id).customer_id == a["user_id"]
+    assert any(e.type == "confirm" for e in events)  # the write still waits for a yes
+    first = seen[0]  # what the model saw: the sign-in, then the request as the next message
+    assert isinstance(first[-1], HumanMessage) and first[-1].content == text
+    assert a["user_id"] in first[-3].content and first[-2].content == SIGNED_IN_REPLY
+    assert [r["event"] for r in agent.store.audit_log(thread.thread_id)][:2] == [
+        "signed_in", "tool_call"]
+
+
+def test_a_message_that_only_gives_the_email_is_not_repeated_to_the_model(shop, people, tmp_path):
+    a, _ = people
+    seen = []
+    agent = _agent(shop, tmp_path, lambda messages: seen.append(messages) or say("How can I help?"))
+    thread = agent.store.new_thread("customer")
+    agent.chat(thread.thread_id, f"hello, it's {a['email']}")
+    assert sum(isinstance(m, HumanMessage) for m in seen[0]) == 1
+    assert isinstance(seen[0][-1], ToolMessage) and a["user_id"] in seen[0][-1].content
+
+
+def test_an_unknown_email_signs_nobody_in_and_the_customer_reads_no_tool_error(
+        shop, tmp_path):
+    agent = _agent(shop, tmp_path, _after_tools(lambda text: say("unused")))
+    thread = agent.store.new_thread("customer")
+    events = agent.chat(thread.thread_id, "I'm nobody@nowhere.example, cancel my order")
+    assert next(e for e in events if e.type == "tool_result").error
+    assert agent.store.thread(thread.thread_id).customer_id is None
+    assert "Error" not in events[-1].text and "tool said" not in events[-1].text
+
+
+def test_no_sign_in_step_for_a_signed_in_customer_or_two_emails(shop, people, tmp_path):
+    a, b = people
+    agent = _agent(shop, tmp_path, lambda messages: say("ok"))
+    bound = agent.store.new_thread("customer", customer_id=a["user_id"])
+    assert not [e for e in agent.chat(bound.thread_id, f"I'm {b['email']}") if e.type == "tool_call"]
+    fresh = agent.store.new_thread("customer")
+    both = f"{a['email']} or {b['email']}"
+    assert not [e for e in agent.chat(fresh.thread_id, both) if e.type == "tool_call"]
+    assert agent.store.thread(fresh.thread_id).customer_id is None
 
 
 def test_customer_a_cannot_read_customer_b_order(shop, people, tmp_path):

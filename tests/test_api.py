@@ -205,7 +205,7 @@ def test_a_shop_backend_can_open_a_session_already_bound_to_its_customer(client,
     session = client.post("/v1/sessions", json={"customer_id": user_id}, headers=OP).json()
     answer = client.post("/v1/chat", json={"message": f"status of {order}"},
                          headers={"X-Session": session["session"]}).json()["answer"]
-    assert answer.startswith("result: {") and f'"order_id": "{order}"' in answer  # theirs only
+    assert answer.startswith("result: {") and f"Order {order}," in answer  # theirs only
 
 
 def test_the_server_mounts_the_widget_and_the_console_on_the_rest_api(shop):

@@ -222,9 +222,9 @@ class Decoder:
         if not rows:
             self._rows, self._pads, self._cache = [], [], None
             return
-        trim = min(self._pads[i] for i in rows)
-        for layer in self._cache.layers:
-            layer.select(rows, trim)
+        padding = min(self._pads[i] for i in rows)
+        trims = {layer.select(rows, padding) for layer in self._cache.layers}
+        trim = trims.pop()  # every layer has the same length, so the same choice
         self._rows = [self._rows[i] for i in rows]
         self._pads = [self._pads[i] - trim for i in rows]
 

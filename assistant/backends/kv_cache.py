@@ -51,10 +51,23 @@ class KVLayer(DynamicLayer):
         self._views()
         return self.keys, self.values
 
-    def select(self, rows: list[int], trim: int) -> None:
-        """Keep ``rows`` and drop the first ``trim`` positions (padding every kept row has)."""
-        index = torch.tensor(rows)
-        self.store(self.keys[index, :, trim:], self.values[index, :, trim:])
+    def select(self, rows: list[int], trim: int) -> int:
+        """Keep ``rows`` (ascending); returns how many leading positions were dropped. The kept
+        rows move up in place, and the buffers become views of the first rows: no copy of the
+        batch each time a request leaves. The ``trim`` positions of padding every kept row has
+        are dropped only when they are over a quarter of the length (that needs a copy); until
+        then the attention mask hides them."""
+        if trim * 4 > self.length:
+            index = torch.tensor(rows)
+            self.store(self.keys[index, :, trim:], self.values[index, :, trim:])
+            return trim
+        for target, source in enumerate(rows):
+            if target != source:
+                for buffer in self.buffers:
+                    buffer[target, :, :self.length] = buffer[source, :, :self.length]
+        self.buffers = [buffer[:len(rows)] for buffer in self.buffers]
+        self._views()
+        return 0
 
     def join(self, other: KVLayer, pad_old: int, pad_new: int) -> None:
         """Append ``other``'s single row below these rows, left-padding each side as given."""
