@@ -162,3 +162,51 @@ def test_a_recommendation_clarification_is_answered_by_a_user_or_a_query(data):
             args = example["messages"][-1]["tool_calls"][0]["function"]["arguments"]
             given.append(sorted(args))
     assert sorted(set(map(tuple, given))) == [("query",), ("user_id",)]
+
+
+CHANGES = {"modify_pending_order_address", "modify_pending_order_payment",
+           "modify_pending_order_items", "return_delivered_order_items",
+           "exchange_delivered_order_items", "cancel_pending_order"}
+
+
+def test_change_requests_name_the_signed_in_customers_own_order_items_and_methods(data):
+    """A change request is one the shop's tools would accept: the customer's own order in the
+    status the change needs, an item of that order, another variant of the same product, a
+    refund to the method that paid, a switch to a method the customer has but did not use."""
+    from finetune.dialog.order_changes import ORDER_STATUS_FOR
+
+    if not data.ents.variants:
+        pytest.skip("needs the tau-bench retail records in data_dir (orders with statuses)")
+    seen: set[str] = set()
+    for example in data.train_examples(600):
+        calls = [c["function"] for m in example["messages"] for c in m.get("tool_calls", [])]
+        signed_in = [m for m in example["messages"] if m["role"] == "tool"
+                     and m["content"].startswith('{"user_id"')]
+        if example["kind"] == "tau-flow" or not calls or calls[-1]["name"] not in CHANGES \
+                or not signed_in:  # tau-bench's own tasks are kept as they are
+            continue
+        name, args = calls[-1]["name"], calls[-1]["arguments"]
+        seen.add(name)
+        user_id = json.loads(signed_in[0]["content"])["user_id"]
+        order = data.ents.orders[args["order_id"]]
+        assert order["user_id"] == user_id and order["status"] == ORDER_STATUS_FOR[name]
+        items = {i["item_id"]: i for i in order["items"]}
+        assert set(args.get("item_ids", [])) <= set(items)
+        for old, new in zip(args.get("item_ids", []), args.get("new_item_ids", [])):
+            assert new in data.ents.variants[items[old]["product_id"]] and new != old
+        paid = {p["payment_method_id"] for p in order["payment_history"]}
+        if name in ("return_delivered_order_items", "exchange_delivered_order_items"):
+            assert args["payment_method_id"] in paid
+        if name == "modify_pending_order_payment":
+            assert args["payment_method_id"] in data.ents.customers[user_id]["payment_methods"]
+            assert args["payment_method_id"] not in paid
+    assert seen == CHANGES
+
+
+def test_some_change_requests_look_the_order_up_first(data):
+    """Then the change follows the order's details, instead of the model stopping at them."""
+    flows = [[c["function"]["name"] for m in e["messages"] for c in m.get("tool_calls", [])]
+             for e in data.train_examples(600)]
+    looked_up = [f for f in flows if len(f) >= 2 and f[-2] == "get_order_details"
+                 and f[-1] in CHANGES]
+    assert len(looked_up) >= 10

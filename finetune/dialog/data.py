@@ -26,6 +26,14 @@ from typing import Any
 import yaml
 
 from finetune.dialog.entities import TOPICS, Entities, load_entities
+from finetune.dialog.order_changes import (
+    ADDRESS_KEYS,
+    CHANGE_TOOLS,
+    LIST_SLOTS,
+    ORDER_STATUS_FOR,
+    can_request,
+    change_slots,
+)
 from finetune.dialog.outcomes import confirmed, outcome, with_headline
 from finetune.dialog.spoken import spoken
 from knowledge.segments import COUNTRY_ALIASES
@@ -63,6 +71,9 @@ ZH_SHARE = 0.15
 WORDS_SHARE = 0.35
 # Operator conversations that go on with a follow-up referring back ("and for 16029?").
 FOLLOW_UP_SHARE = 0.08
+# Change requests on an order that first look the order up (the result in the context), then
+# make the change: after an order's details the model must not stop at quoting them.
+LOOKUP_FIRST_SHARE = 0.35
 
 
 def phrasings() -> dict:
@@ -165,8 +176,12 @@ class DialogData:
         return families[split]
 
     # -- slots -------------------------------------------------------------------------
-    def _customer(self) -> tuple[str, dict]:
-        uid = self.rng.choice(sorted(self.ents.customers))
+    def _customer(self, tool: str | None = None) -> tuple[str, dict]:
+        """A customer; for a change request, one who can make it (an order in the status the
+        change needs), where there is one."""
+        uids = [u for u, person in sorted(self.ents.customers.items())
+                if can_request(tool, person, self.ents)] if tool in CHANGE_TOOLS else []
+        uid = self.rng.choice(uids or sorted(self.ents.customers))
         return uid, self.ents.customers[uid]
 
     def slots(self, tool: str, role: str) -> dict[str, Any]:
@@ -174,6 +189,7 @@ class DialogData:
         uid, person = self.pinned or self._customer()
         orders = person.get("orders") or sorted(e.orders)[:1]
         a, b = r.randrange(2, 500), r.randrange(2, 60)
+        changes = change_slots(r, tool, person, e) if tool in CHANGE_TOOLS else {}
         return {
             "user_id": uid if role == "customer" else self.operator_user_id(),
             "order_id": r.choice(orders), "email": person["email"],
@@ -194,7 +210,7 @@ class DialogData:
             "filters.max_orders": r.randrange(1, 4), "filters.max_spend": r.choice([50, 100, 200]),
             "filters.active_within_days": r.choice([7, 14, 30, 60]),
             "max_users": r.choice([50, 100, 200, 500]),
-        }
+        } | changes
 
     def vary(self, template: str) -> str:
         """Light, seeded surface noise on a TRAIN template's wording, so the model does not
@@ -247,13 +263,20 @@ class DialogData:
         props = self.schemas.get(tool, {}).get("properties", {})
         args: dict[str, Any] = {}
         for name in used:
-            if name.startswith("filters."):
+            if name == "address":
+                args.update({k: values["address_fields"][k] for k in ADDRESS_KEYS})
+            elif name in LIST_SLOTS and LIST_SLOTS[name] in props:
+                args[LIST_SLOTS[name]] = [values[name]]
+            elif name.startswith("filters."):
                 args.setdefault("filters", {})[name.split(".", 1)[1]] = values[name]
             elif name in props:
                 args[name] = values[name]
         for pair in filter(None, (p.strip() for p in fixed.split(";"))):
             key, _, value = pair.partition("=")
             args[key.strip()] = value.strip()
+        required = self.schemas.get(tool, {}).get("required", [])
+        if role == "customer" and "user_id" in required and "user_id" not in args:
+            args["user_id"] = values["user_id"]  # the signed-in customer's, from the sign-in
         if "question" in props and "question" not in args:
             args["question"] = text
         if "summary" in props and "summary" not in args:
@@ -280,7 +303,7 @@ class DialogData:
         elif needs_sign_in:  # dev: the product's order, signed in first
             how = "signed_in"
         if how != "alone":
-            self.pinned = self._customer()
+            self.pinned = self._customer(tool)
         if how == "signed_in":
             opening = self.sign_in(self.pinned[0])
         text, args = self.fill(template, tool, role, words=split == "train")
@@ -294,6 +317,9 @@ class DialogData:
                 return {"role": role, "kind": "verify", "messages": messages, "expected": []}
             identity, sign_in_call = self.identity(pinned)
             messages += [said(identity, "user"), *sign_in_call, call(tool, args)]
+        if split == "train" and tool in ORDER_STATUS_FOR and messages[-1].get("tool_calls") \
+                and self.rng.random() < LOOKUP_FIRST_SHARE:
+            messages[-1:] = self.looked_up(args["order_id"]) + [call(tool, args)]
         expected = [{"name": tool, "arguments": _comparable(args)}]
         if split == "train" and role == "operator" and self.rng.random() < FOLLOW_UP_SHARE:
             return self.follow_up(tool, args, messages)
@@ -305,6 +331,12 @@ class DialogData:
                 messages += [said("yes", "user"), call(tool, args), result(done),
                              said(done["headline"])]
         return {"role": role, "kind": "call", "messages": messages, "expected": expected}
+
+    def looked_up(self, order_id: str) -> list[dict]:
+        """The order's details call and its result, before a change to it."""
+        args = {"order_id": order_id}
+        payload, _ = outcome(self.rng, "get_order_details", args, self.ents)
+        return [call("get_order_details", args), result(payload)]
 
     def identity(self, person: tuple[str, dict]) -> tuple[str, list[dict]]:
         """(what a customer writes to identify themselves, the sign-in call and its result)."""

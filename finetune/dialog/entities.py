@@ -28,6 +28,7 @@ class Entities:
     customers: dict[str, dict] = field(default_factory=dict)
     orders: dict[str, dict] = field(default_factory=dict)
     product_ids: list[str] = field(default_factory=list)
+    variants: dict[str, list[str]] = field(default_factory=dict)  # product id -> its item ids
 
 
 def _warehouse(settings: Settings, ents: Entities, rng: random.Random) -> None:
@@ -59,7 +60,9 @@ def _tau(folder: Path, ents: Entities) -> None:
     ents.customers = json.loads((folder / "users.json").read_text())
     with gzip.open(folder / "orders.json.gz", "rt") as handle:
         ents.orders = json.load(handle)
-    ents.product_ids = sorted(json.loads((folder / "products.json").read_text()))
+    products = json.loads((folder / "products.json").read_text())
+    ents.product_ids = sorted(products)
+    ents.variants = {pid: sorted(p["variants"]) for pid, p in products.items()}
 
 
 def _fill_gaps(ents: Entities, rng: random.Random) -> None:
