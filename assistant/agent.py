@@ -4,7 +4,8 @@ The model proposes tool calls; this module decides what runs:
 - only the role's tools are offered, and every call is checked again (``roles.check_call``);
 - a customer conversation is bound to the customer that ``find_user_id_*`` found, in the store;
   a customer who is not signed in and writes one e-mail address is looked up by the agent before
-  the model answers (assistant/sign_in.py);
+  the model answers (assistant/sign_in.py), and a customer who explicitly asks for a person is
+  handed over without asking the model (assistant/human_request.py);
 - a write action proposed by the model never runs. The agent records it as pending, describes
   it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
   runs exactly that action (anything else drops it);
@@ -55,6 +56,7 @@ from assistant.customer_reply import (
     customer_text,
     withheld,
 )
+from assistant.human_request import asks_for_a_person
 from assistant.roles import check_call
 from assistant.sign_in import SIGNED_IN_REPLY, asks_more_than_sign_in, email_to_sign_in
 from assistant.store import HELD, Store, StoredMessage, Thread
@@ -365,6 +367,13 @@ class Agent:
                 email := email_to_sign_in(text)):
             signed_in = yield from self._run_call(thread, turn, "find_user_id_by_email",
                                                   {"email": email}, "sign_in")
+        if thread.role == "customer" and self.desk is not None and asks_for_a_person(text):
+            yield from self._run_call(thread, turn, "transfer_to_human_agents",
+                                      {"summary": f"The customer asks for a person: {text}"},
+                                      "person_asked")
+            if (now := self.store.thread(thread_id)).status in HELD:
+                yield from self._handoff(now)
+                return
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
         if signed_in and asks_more_than_sign_in(text):  # the request as the next message
             history += [AIMessage(SIGNED_IN_REPLY), HumanMessage(text)]

@@ -46,7 +46,7 @@ class Recorder:
         if isinstance(last, ToolMessage):
             return say(f"done: {last.name}")
         text = last.content if isinstance(last, HumanMessage) else ""
-        if "person" in text:
+        if "cheque" in text:
             return call("transfer_to_human_agents", summary="wants a refund by cheque")
         if "@" in text:
             return call("find_user_id_by_email", email=text.split()[-1])
@@ -116,13 +116,35 @@ def test_the_customer_asks_for_a_person_and_sees_their_place_in_line(client, rec
 
 def test_the_models_transfer_puts_the_thread_in_the_queue_with_its_summary(client):
     headers, thread = session(client)
-    answer = say_as_customer(client, headers, "I want to talk to a person")
+    answer = say_as_customer(client, headers, "Can my refund come as a cheque?")
     kinds = [e["type"] for e in answer["events"]]
     assert kinds[-2:] == ["handoff", "final"] and "number 1 in line" in answer["events"][-2]["text"]
     assert answer["answer"] == ""  # the notice, not the model's words after its transfer
     listed = client.get("/v1/threads", headers=OP).json()["threads"]
     assert [(t["thread_id"], t["status"], t["summary"]) for t in listed] == [
         (thread, "waiting_for_human", "wants a refund by cheque")]
+
+
+@pytest.mark.parametrize("text", ["Can I please speak to a real person?", "human",
+                                  "I'm done with the bot. Agent please.", "转人工"])
+def test_a_customer_who_asks_for_a_person_is_handed_over_without_the_model(client, rec, text):
+    headers, thread = session(client)
+    calls = rec.model_calls
+    answer = say_as_customer(client, headers, text)
+    assert [e["type"] for e in answer["events"]][-2:] == ["handoff", "final"]
+    assert rec.model_calls == calls
+    listed = client.get("/v1/threads", headers=OP).json()["threads"]
+    assert [(t["thread_id"], t["status"], t["summary"]) for t in listed] == [
+        (thread, "waiting_for_human", f"The customer asks for a person: {text}")]
+
+
+def test_a_message_about_people_that_asks_for_none_goes_to_the_model(client, rec):
+    headers, _ = session(client)
+    for text in ("Are you a real person?", "I don't want to talk to an agent, just tell me the return window",
+                 "the delivery person left it at the door"):
+        calls = rec.model_calls
+        answer = say_as_customer(client, headers, text)
+        assert rec.model_calls > calls and answer["answer"] == "the assistant answers", text
 
 
 def test_the_model_is_not_called_while_a_person_holds_the_thread(client, rec):
