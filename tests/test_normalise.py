@@ -50,7 +50,8 @@ def test_amounts_drop_currency_symbols_and_names(text, value):
     ("one and a half months", 45), ("a year", 365), ("2 years", 730), ("next quarter", 90),
     ("the next 60 days", 60), ("within 2 weeks", 14), ("last 3 months", 90),
     ("两周", 14), ("三个月", 90), ("半个月", 15), ("一个半月", 45), ("一年", 365),
-    ("下个季度", 90), ("未来30天", 30), ("十天内", 10),
+    ("下个季度", 90), ("未来30天", 30), ("十天内", 10), ("48 hours", 2), ("the next 72h", 3),
+    ("24 hrs", 1), ("48小时", 2),
 ])
 def test_durations_in_days(text, days):
     assert parse_days(text) == days
@@ -64,7 +65,7 @@ def test_vague_numbers_are_refused_not_guessed(text):
 
 
 @pytest.mark.parametrize("text", ["soonish", "a few weeks", "weeks", "y", "1.5 days", "3 apples",
-                                  "一些天", "ages"])
+                                  "一些天", "ages", "36 hours", "hours"])
 def test_vague_durations_are_refused_not_guessed(text):
     with pytest.raises(ValueError, match="unknown|no number|whole number|not a duration"):
         parse_days(text)

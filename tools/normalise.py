@@ -130,20 +130,23 @@ def parse_number(text: str, currency: bool = False) -> float:
 _DAY_UNITS = {"d": 1, "day": 1, "days": 1, "w": 7, "wk": 7, "wks": 7, "week": 7, "weeks": 7,
               "fortnight": 14, "fortnights": 14, "mo": 30, "mos": 30, "month": 30, "months": 30,
               "quarter": 90, "quarters": 90, "y": 365, "yr": 365, "yrs": 365, "year": 365,
-              "years": 365}
+              "years": 365, "h": 1 / 24, "hr": 1 / 24, "hrs": 1 / 24, "hour": 1 / 24,
+              "hours": 1 / 24}
 _ONE_UNIT = {"day", "week", "fortnight", "month", "quarter", "year"}
+_WHOLE = {1, 1 / 24}  # units whose count must make whole days ("48 hours" 2, not "36 hours")
 _TIME_FILLER = re.compile(r"^(?:(?:the|next|within|in|over|for|coming|following|last|past)\s+)+|"
                           r"\s+(?:ago|from now|ahead)$")
 _CN_DAY_UNITS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "季度": 90, "季": 90,
-                 "年": 365}
+                 "年": 365, "小时": 1 / 24}
 _CN_DURATION = re.compile(
     r"(?:未来|接下来|今后|最近|过去|近|下)?(?P<num>[\d.零〇一二两三四五六七八九十百千万]*)个?(?P<half>半)?个?"
-    r"(?P<unit>天|日|周|星期|礼拜|月|季度|季|年)(?:内|以内|之内|里)?")
+    r"(?P<unit>小时|天|日|周|星期|礼拜|月|季度|季|年)(?:内|以内|之内|里)?")
 
 
 def parse_days(text: str) -> int:
     """A duration in days: '30', 'six weeks' 42, 'a fortnight' 14, '3 months' 90 (a month is 30
-    days), 'next quarter' 90, 'a year' 365, '两周' 14, '三个月' 90. Raises ValueError."""
+    days), 'next quarter' 90, 'a year' 365, '48 hours' 2, '两周' 14, '三个月' 90. Raises
+    ValueError."""
     text = text.strip().lower()
     if _CJK.search(text):
         match = _CN_DURATION.fullmatch(text.replace(" ", ""))
@@ -166,7 +169,7 @@ def parse_days(text: str) -> int:
         else:
             count, unit = parse_number(text), 1
     days = count * unit
-    if unit == 1 and days != int(days):
+    if unit in _WHOLE and abs(days - round(days)) > 1e-9:
         raise ValueError("not a whole number of days")
     return math.floor(days + 0.5)  # "half a year" 183: weeks and longer round to whole days
 
