@@ -7,18 +7,22 @@ Per shop size: a purchase_30d model is trained once on the importer's synthetic 
 `bench/segments.py`'s generator; the cost measured is the features and the scores, not the
 model's fit). Each repeat appends one purchase event for a random user through
 `warehouse.append_event` (what `POST /v1/events` calls), then times `predict` for that user:
-"per user" is the served code (only that user's features and score are recomputed), "full" is
-the same code with the event journal ignored, which is what happened before (every user
-rescored). Both run in the same process, alternating, so the ratio holds on a loaded machine;
-the load average is recorded. --full-repeats caps the full runs (minutes each at 1M users on
-a loaded 2-core machine).
+"per user" is the served code (only that user's features and score are recomputed), "other
+process" the same after the event was appended by another process (a second API worker, or the
+CLI: the journal file beside the warehouse carries it; the append is not timed), "full" is the
+same code with the event journal ignored, which is what happened before (every user rescored).
+All run in the same process, alternating, so the ratios hold on a loaded machine; the load
+average is recorded. --full-repeats caps the full runs (minutes each at 1M users on a loaded
+2-core machine).
 
 Segments (--what segments): the same events, then the first segment query: "facts" is
 `engine_for` (the in-memory per-user facts of `knowledge/segments.py`) plus one summary query
 over everyone, per user (only that user's row recomputed) against full (the journal ignored:
 the facts rebuilt, as before); "tool" is the whole `query_segment` answer grouped by purchase
 probability, which also brings the propensity scores up to date (`tools.behavior`, per user or,
-with the journal ignored, every user rescored). --tool-full-repeats caps the full tool runs.
+with the journal ignored, every user rescored); "other process" as above; "new day" (facts
+only) an event a day after the facts' "now", which before rebuilt every row and now shifts
+everyone's recency columns. --tool-full-repeats caps the full tool runs.
 
 Writes bench/results/event_cost.json, keeping the sizes of earlier runs that this one did not
 measure (behaviour under the key "<users>", segments under "segments_<users>").
@@ -31,9 +35,10 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -81,10 +86,29 @@ def generated_shop(workdir: Path, users: int) -> Path:
     return path
 
 
-def timed_event(shop: Settings, user: str, product: str, ts, per_user: bool) -> float:
-    """Seconds of the first predict call after one event for `user`."""
-    warehouse.append_event(shop.warehouse, user, product, "purchase", ts, quantity=1, price=9.9)
-    if not per_user:  # as before the journal: the caches rebuild every row
+APPEND_ELSEWHERE = """import sys
+from datetime import datetime
+from knowledge import warehouse
+warehouse.append_event(sys.argv[1], sys.argv[2], sys.argv[3], 'purchase',
+                       datetime.fromisoformat(sys.argv[4]), quantity=1, price=9.9)
+"""
+
+
+def append(shop: Settings, user: str, product: str, ts: datetime, elsewhere: bool) -> None:
+    """One purchase event for `user`, appended by this process or by another one."""
+    if not elsewhere:
+        warehouse.append_event(shop.warehouse, user, product, "purchase", ts, quantity=1,
+                               price=9.9)
+        return
+    subprocess.run([sys.executable, "-c", APPEND_ELSEWHERE, str(shop.warehouse), user, product,
+                    ts.isoformat()], cwd=REPO, check=True)
+
+
+def timed_event(shop: Settings, user: str, product: str, ts, mode: str) -> float:
+    """Seconds of the first predict call after one event for `user` (mode: per_user,
+    other_process or full)."""
+    append(shop, user, product, ts, elsewhere=mode == "other_process")
+    if mode == "full":  # as before the journal: the caches rebuild every row
         event_journal.forget(shop.warehouse)
     started = time.perf_counter()
     behavior.predict(shop, user)
@@ -116,13 +140,16 @@ def segment_query(shop: Settings, tool: bool) -> None:
         engine_for(shop.warehouse).run(EVERYONE)
 
 
-def timed_segment_event(shop: Settings, user: str, product: str, ts: datetime, per_user: bool,
+def timed_segment_event(shop: Settings, user: str, product: str, ts: datetime, mode: str,
                         tool: bool) -> float:
-    """Seconds of the first segment query (facts only, or the whole tool) after one event."""
-    if per_user:  # facts and scores of the current state (a full run before forgot the journal)
-        segment_query(shop, tool=True)
-    warehouse.append_event(shop.warehouse, user, product, "purchase", ts, quantity=1, price=9.9)
-    if not per_user:  # as before the journal: the facts (and the scores) rebuild every row
+    """Seconds of the first segment query (facts only, or the whole tool) after one event
+    (mode: per_user, other_process, new_day or full)."""
+    if mode != "full":  # facts and scores of the current state (a full run forgot the journal)
+        segment_query(shop, tool=mode != "new_day")
+    if mode == "new_day":
+        ts = engine_for(shop.warehouse).now + timedelta(days=1)
+    append(shop, user, product, ts, elsewhere=mode == "other_process")
+    if mode == "full":  # as before the journal: the facts (and the scores) rebuild every row
         event_journal.forget(shop.warehouse)
     started = time.perf_counter()
     segment_query(shop, tool)
@@ -144,15 +171,19 @@ def bench_segments(shop: Settings, repeats: int, full_repeats: int, tool_full_re
         started = time.perf_counter()
         segment_query(shop, tool)
         warm["tool" if tool else "facts"] = round(time.perf_counter() - started, 4)
-    caps = {"facts_per_user": repeats, "facts_full": full_repeats, "tool_per_user": repeats,
-            "tool_full": tool_full_repeats}
+    caps = {"facts_per_user": repeats, "facts_other_process": repeats, "facts_full": full_repeats,
+            "tool_per_user": repeats, "tool_other_process": repeats, "tool_full": tool_full_repeats,
+            "facts_new_day": repeats}  # last: a new day moves the scores' cutoff (full rescore)
     times: dict[str, list[float]] = {mode: [] for mode in caps}
     for i in range(repeats):
         for mode, seconds in times.items():
-            if i < caps[mode]:
+            if i < caps[mode] and mode != "facts_new_day":
+                kind, how = mode.split("_", 1)
                 seconds.append(timed_segment_event(shop, str(rng.choice(users)), "bench-p", last,
-                                                   mode.endswith("per_user"),
-                                                   mode.startswith("tool")))
+                                                   how, kind == "tool"))
+    for _ in range(repeats):
+        times["facts_new_day"].append(timed_segment_event(
+            shop, str(rng.choice(users)), "bench-p", last, "new_day", tool=False))
     median = {mode: statistics.median(t) for mode, t in times.items() if t}
     return {"users": engine_for(shop.warehouse).users, "measured_at": time.strftime(
                 "%Y-%m-%dT%H:%M:%S%z"),
@@ -175,12 +206,11 @@ def bench_size(shop: Settings, repeats: int, full_repeats: int, seed: int = 0) -
     started = time.perf_counter()
     behavior.predict(shop, warm_user)
     warm = time.perf_counter() - started
-    times: dict[str, list[float]] = {"per_user": [], "full": []}
+    times: dict[str, list[float]] = {"per_user": [], "other_process": [], "full": []}
     for i in range(repeats):
         for mode, seconds in times.items():
-            if mode == "per_user" or i < full_repeats:
-                seconds.append(timed_event(shop, str(rng.choice(users)), "bench-p", last,
-                                           mode == "per_user"))
+            if mode != "full" or i < full_repeats:
+                seconds.append(timed_event(shop, str(rng.choice(users)), "bench-p", last, mode))
     median = {mode: statistics.median(t) for mode, t in times.items()}
     return {"users": len(users), "load_average_1_5_15": os.getloadavg(),
             "first_call_s": round(cold, 3), "warm_call_s": round(warm, 4),
@@ -221,23 +251,31 @@ def main() -> None:
         copy.unlink()
         if prediction_log.log_path(shop).is_file():
             prediction_log.log_path(shop).unlink()
+    def seconds(median: dict, mode: str) -> str:
+        return "-" if mode not in median else f"{median[mode]:.3f}"
+
     table = Table("users", "first call s", "warm call s", "after 1 event: full s",
-                  "per user s", "full / per user", title="predict_behavior after one event")
+                  "per user s", "other process s", "full / per user",
+                  title="predict_behavior after one event")
     for key, r in results.items():
         if not key.startswith("segments_"):
             table.add_row(f"{r['users']:,}", f"{r['first_call_s']:.2f}",
-                          f"{r['warm_call_s']:.3f}", f"{r['median_s']['full']:.3f}",
-                          f"{r['median_s']['per_user']:.3f}", f"{r['full_over_per_user']:.1f}x")
+                          f"{r['warm_call_s']:.3f}", seconds(r["median_s"], "full"),
+                          seconds(r["median_s"], "per_user"),
+                          seconds(r["median_s"], "other_process"),
+                          f"{r['full_over_per_user']:.1f}x")
     Console().print(table)
     table = Table("users", "query", "first s", "warm s", "after 1 event: full s", "per user s",
-                  "full / per user", title="first segment query after one event")
+                  "other process s", "new day s", "full / per user",
+                  title="first segment query after one event")
     for key, r in results.items():
         for kind in ("facts", "tool") if key.startswith("segments_") else ():
-            full = r["median_s"].get(f"{kind}_full")
+            median = r["median_s"]
             table.add_row(f"{r['users']:,}", kind, f"{r['first_query_s'][kind]:.2f}",
-                          f"{r['warm_query_s'][kind]:.3f}",
-                          "-" if full is None else f"{full:.3f}",
-                          f"{r['median_s'][f'{kind}_per_user']:.3f}",
+                          f"{r['warm_query_s'][kind]:.3f}", seconds(median, f"{kind}_full"),
+                          seconds(median, f"{kind}_per_user"),
+                          seconds(median, f"{kind}_other_process"),
+                          seconds(median, f"{kind}_new_day"),
                           f"{r['full_over_per_user'].get(kind, '-')}x")
     Console().print(table)
     write_results(RESULTS, "predict_behavior after one ingested event", results=results)

@@ -3,17 +3,18 @@
 The warehouse is opened read-only only long enough to copy one per-user table into an
 in-memory DuckDB (on the order of 100 bytes a user), then closed again: the file stays free for imports
 and the customer-service tools, and every segment query afterwards is a scan over memory.
-When the warehouse file changes, events that this process appended (``knowledge.event_journal``)
-recompute only their users' rows (the same ``FACTS_SQL``, restricted to them), as long as none
-falls after the day of the copy's "now" (a later day ages every user's recency); anything else
-(an import, another process, a customer-service write) rebuilds the whole copy.
+When the warehouse file changes, appended events (``knowledge.event_journal``, whichever
+process appended them) recompute only their users' rows (the same ``FACTS_SQL``, restricted to
+them); an event on a later day than the copy's "now" also adds the days to everyone's recency
+columns, which is what a rebuild would compute. Anything else (an import, a customer-service
+write, a saved segment) rebuilds the whole copy.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,25 @@ class SegmentEngine:
     def update_users(self, users: list[str], version: tuple, now: datetime) -> None:
         """Recompute the rows of `users` with FACTS_SQL as of `now` (a user without a row in
         `users` gets none, as in a full build); their probability is kept until the next
-        ``set_propensity``. Call only when every other row is unchanged at `now`."""
+        ``set_propensity``. Call only when nothing but events of `users` at or before `now`
+        changed the warehouse since this engine's version, and `now` is not before its "now".
+
+        The other rows depend on "now" only through their two recency columns, day counts
+        (``date_diff('day', last, now)``: day boundaries crossed, i.e. date(now) - date(last)).
+        A "now" on a later day adds the same number of days to each, exactly what FACTS_SQL
+        would compute: a shift of two integer columns, not a rebuild."""
         source = warehouse.connect(self.path, read_only=True)
         try:
             fresh = source.sql(facts_sql(users=True),
                                params={"now": now, "users": users}).to_arrow_table()
         finally:
             source.close()
+        days = (now.date() - self.now.date()).days
         with self.lock:
+            if days:
+                self.con.execute("UPDATE user_facts SET days_since_purchase = "
+                                 "days_since_purchase + $d, days_since_seen = days_since_seen + $d",
+                                 {"d": days})
             self.con.register("_fresh", fresh)
             self.con.execute("CREATE TEMP TABLE _old AS SELECT user_id, probability "
                              "FROM user_facts WHERE user_id IN (SELECT unnest($users))",
@@ -172,9 +184,10 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(path: Path) -> SegmentEngine:
-    """The engine of the warehouse at ``path``, up to date with the file: after events this
-    process appended on the day of the engine's "now" or before, only their users' rows are
-    recomputed; after anything else (or an event on a later day) it is rebuilt."""
+    """The engine of the warehouse at ``path``, up to date with the file: after appended
+    events (any process's), only their users' rows are recomputed (and, when one falls on a
+    later day than the engine's "now", everyone's recency shifted by those days); after
+    anything else it is rebuilt."""
     path = Path(path).resolve()
     with _ENGINES_LOCK:
         engine = _ENGINES.get(path)
@@ -184,12 +197,9 @@ def engine_for(path: Path) -> SegmentEngine:
                 return engine
             changes = event_journal.between(path, engine.version, version)
             if changes is not None and engine.now is not None:
-                next_day = datetime.combine(engine.now.date(), datetime.min.time()) \
-                    + timedelta(days=1)
-                if all(c.ts < next_day for c in changes):  # nobody else's recency moves
-                    engine.update_users(sorted({c.user_id for c in changes}), version,
-                                        max(engine.now, *(c.ts for c in changes)))
-                    return engine
+                engine.update_users(sorted({c.user_id for c in changes}), version,
+                                    max(engine.now, *(c.ts for c in changes)))
+                return engine
         engine = SegmentEngine.load(path)
         _ENGINES[path] = engine
         return engine
@@ -214,8 +224,7 @@ def save_segment(path: Path, name: str, filters: SegmentFilters, description: st
     spelled as stored. An existing name needs ``replace=True``."""
     name = check_name(name)
     filters = engine_for(path).normalise(filters)
-    con = warehouse.connect(path, read_only=False)
-    try:
+    with warehouse.transaction(path) as con:
         exists = con.execute("SELECT 1 FROM segments WHERE name = ?", [name]).fetchall()
         if exists and not replace:
             raise SegmentError(f"a segment named {name!r} exists already; choose another name "
@@ -223,8 +232,6 @@ def save_segment(path: Path, name: str, filters: SegmentFilters, description: st
         con.execute("DELETE FROM segments WHERE name = ?", [name])
         con.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
                     [name, filters.model_dump_json(exclude_none=True), description, datetime.now()])
-    finally:
-        con.close()
     return {"name": name, "filters": filters.given(), "description": description}
 
 

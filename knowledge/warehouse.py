@@ -1,5 +1,11 @@
 """The DuckDB warehouse: open it, create its schema, replace it atomically on import, and the
-short connections and transactions that serving (tools, API) uses while the server runs."""
+short connections and transactions that serving (tools, API) uses while the server runs.
+
+Every write here holds the event journal's lock (``knowledge.event_journal.writing``), in every
+process: appended events are journaled, so caches recompute only their users; any other write
+(a transaction, an import) changes the file's state without a journal line, so caches older
+than it are rebuilt in full. A write that bypasses this module does the same, but should not
+run while the server serves."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -48,30 +54,40 @@ def table_names() -> list[str]:
     return names
 
 
-def connect(path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse. Read-only by default: tools never need to write, except the
-    customer-service actions and event ingestion, which ask for ``read_only=False``."""
+def require(path: Path) -> Path:
+    """``path``, or a WarehouseMissingError that says how to build it."""
     path = Path(path)
     if not path.is_file():
         raise WarehouseMissingError(
             f"warehouse {path} does not exist; build it with `shopmind data import synthetic` "
             f"(or another source, see `shopmind data import --help`)"
         )
-    return duckdb.connect(str(path), read_only=read_only)
+    return path
+
+
+def connect(path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse. Read-only by default: tools never need to write, except the
+    customer-service actions and event ingestion, which ask for ``read_only=False``."""
+    return duckdb.connect(str(require(path)), read_only=read_only)
 
 
 _write_lock = threading.Lock()  # one read-modify-write at a time in this process
 
 
+BUSY = ("different configuration",  # a connection the other way in this process
+        "Could not set lock on file")  # a read-write one in another process, or any for a write
+
+
 def open_shared(path: Path, write: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection while the server runs. DuckDB refuses a read-write and a read-only
-    connection to one file in one process at the same time; tools hold short read-only
-    connections, so wait briefly for them (about 5 s) before giving up."""
+    connection to one file in one process at the same time, and a read-write one in another
+    process; tools hold short connections, so wait briefly for them (about 5 s) before giving
+    up."""
     for attempt in range(50):
         try:
             return connect(path, read_only=not write)
-        except duckdb.ConnectionException as err:
-            if "different configuration" not in str(err) or attempt == 49:
+        except (duckdb.ConnectionException, duckdb.IOException) as err:
+            if not any(reason in str(err) for reason in BUSY) or attempt == 49:
                 raise WarehouseBusyError("the shop's database is busy; try again in a moment") \
                     from err
             time.sleep(0.1)
@@ -92,8 +108,9 @@ def reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def transaction(path: Path, commit: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """One read-modify-write: a transaction, one at a time in this process, committed when the
     block succeeds and rolled back when it fails, so a failed check changes nothing.
-    ``commit=False`` always rolls back: a dry run that makes every check and writes nothing."""
-    with _write_lock:
+    ``commit=False`` always rolls back: a dry run that makes every check and writes nothing.
+    Not journaled: caches older than a committed one are rebuilt in full."""
+    with _write_lock, event_journal.writing(require(path)):
         con = open_shared(path, write=True)
         try:
             con.execute("BEGIN TRANSACTION")
@@ -111,10 +128,12 @@ def atomic_update(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Work on a copy of the warehouse and swap it in only if the block succeeds.
 
     A failure anywhere inside the block (a corrupt file half-way through an import, a
-    crash) leaves the previous warehouse file exactly as it was.
+    crash) leaves the previous warehouse file exactly as it was. The swap holds the event
+    journal's lock and starts a new journal: no append straddles it, and every cache of the
+    old file is rebuilt in full.
     """
     path = Path(path)
-    with replaced(path) as tmp:
+    with ExitStack() as swap, replaced(path) as tmp:  # `replaced` swaps first, then the lock goes
         if path.exists():
             shutil.copyfile(path, tmp)
         con = duckdb.connect(str(tmp))
@@ -127,6 +146,7 @@ def atomic_update(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             Path(f"{tmp}.wal").unlink(missing_ok=True)
             raise
         con.close()
+        swap.enter_context(event_journal.writing(path)).reset()
 
 
 def table_stats(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -147,11 +167,13 @@ def append_event(path: Path, user_id: str, product_id: str, event_type: str,
                  quantity: int | None = None, price: float | None = None) -> str | None:
     """Append one behaviour event while the server runs (``ts``: default now; stored as naive
     UTC, like every timestamp here) and return its product's category; the tools read it on
-    their next call, and ``knowledge.event_journal`` tells their caches that only this user
-    changed. A product not in the catalogue is refused (``UnknownProductError``)."""
+    their next call, and ``knowledge.event_journal`` tells their caches, in every process,
+    that only this user changed. A product not in the catalogue is refused
+    (``UnknownProductError``)."""
     ts = ts or datetime.now(UTC)
     ts = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-    with _write_lock:  # nothing else of this process writes between `before` and `after`
+    # nothing else writes between `before` and `after`: not this process, nor another one
+    with _write_lock, event_journal.writing(require(path)) as journal:
         con = open_shared(path, write=True)
         try:
             before = event_journal.file_state(path)
@@ -164,7 +186,6 @@ def append_event(path: Path, user_id: str, product_id: str, event_type: str,
                 "quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [user_id, product_id, found[0], event_type, ts, session_id, quantity, price])
         finally:
-            con.close()
-        event_journal.record(path, event_journal.Change(
-            before, event_journal.file_state(path), user_id, ts))
+            con.close()  # checkpoints: `after` is the state that the next reader sees
+        journal.record(event_journal.Change(before, event_journal.file_state(path), user_id, ts))
     return found[0]

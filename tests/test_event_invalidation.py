@@ -1,5 +1,6 @@
-"""An ingested event rescores only its user, and the result equals a full rescore; anything the
-event journal cannot explain (another writer, an event on a new day) rescores everyone."""
+"""An ingested event rescores only its user, also when another process appended it, and the
+result equals a full rescore; anything the event journal cannot explain (another writer, an
+import in another process, a journal line cut short, an event on a new day) rescores everyone."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import pandas as pd
 import pytest
 
 from knowledge import event_journal, warehouse
+from tests.another_process import in_another_process
 from tests.trained_shop import private_copy, trained_purchase_shop
 from tools import behavior
 
 LAST_DAY = datetime(2026, 10, 31, 15)  # the small shop's history ends 2026-10-31: cutoff 11-01
+APPEND = ("warehouse.append_event(path, user, product, 'purchase', datetime.fromisoformat(ts), "
+          "quantity=3, price=12.5)\n")
+IMPORT = ("with warehouse.atomic_update(path) as con:  # what every import does\n"
+          "    con.execute('UPDATE events SET quantity = quantity + 1 WHERE quantity > 0')\n")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,10 @@ def full_rescore(shop) -> tuple[pd.DataFrame, pd.DataFrame]:
     served = behavior.served_model(shop)
     return (behavior.population_scores(shop),
             behavior.features_now(shop, tuple(served.meta.categories)))
+
+
+def without_time(answer: dict) -> dict:
+    return {key: value for key, value in answer.items() if key != "computed_at"}
 
 
 def scores_and_features(shop) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -103,17 +113,47 @@ def test_a_write_the_journal_did_not_see_rescores_everyone(shop, built_for):
     assert built_for == [None, None]
 
 
-def change(before: int, after: int, user: str = "u") -> event_journal.Change:
-    return event_journal.Change(("w", before), ("w", after), user, LAST_DAY)
+def test_an_event_another_process_appended_rescores_only_its_user(shop, built_for):
+    user, product = some_user_and_product(shop)
+    scores_and_features(shop)  # this process's caches of the current state
+    built_for.clear()
+    in_another_process(APPEND, path=str(shop.warehouse), user=user, product=product,
+                       ts=LAST_DAY.isoformat())  # e.g. a second API worker, or the CLI
+    answer = behavior.predict(shop, user)
+    assert built_for == [[user], [user]]  # the answer's own features, and the scores' row
+    scores, features = scores_and_features(shop)
+    assert built_for == [[user], [user], [user]]  # and the features' row
+    fresh_scores, fresh_features = full_rescore(shop)
+    pd.testing.assert_frame_equal(scores, fresh_scores)
+    pd.testing.assert_frame_equal(features, fresh_features)
+    assert without_time(answer) == without_time(behavior.predict(shop, user))
 
 
-def test_the_journal_returns_only_an_unbroken_chain_of_appends(tmp_path, monkeypatch):
-    monkeypatch.setattr(event_journal, "_changes", {})
-    path = tmp_path / "w.duckdb"
-    for c in (change(1, 2, "a"), change(2, 3, "b"), change(5, 6, "c")):
-        event_journal.record(path, c)
-    assert event_journal.between(path, ("w", 1), ("w", 1)) == []
-    assert [c.user_id for c in event_journal.between(path, ("w", 1), ("w", 3))] == ["a", "b"]
-    assert event_journal.between(path, ("w", 2), ("w", 6)) is None  # 3 -> 5: someone else wrote
-    assert event_journal.between(path, ("w", 0), ("w", 2)) is None  # the cache predates it all
-    assert event_journal.between(path, ("w", 1), ("w", 4)) is None  # the file is not at 3
+def test_an_import_in_another_process_rescores_everyone(shop, built_for):
+    user, product = some_user_and_product(shop)
+    scores_and_features(shop)
+    built_for.clear()
+    in_another_process(IMPORT + APPEND, path=str(shop.warehouse), user=user, product=product,
+                       ts=LAST_DAY.isoformat())
+    scores, _ = scores_and_features(shop)
+    assert built_for == [None, None]
+    pd.testing.assert_frame_equal(scores, full_rescore(shop)[0])
+
+
+def test_a_journal_line_cut_short_rescores_everyone_and_loses_nothing(shop, built_for):
+    user, product = some_user_and_product(shop)
+    scores_and_features(shop)
+    built_for.clear()
+    in_another_process(APPEND, path=str(shop.warehouse), user=user, product=product,
+                       ts=LAST_DAY.isoformat())
+    journal = event_journal.journal_path(shop.warehouse)
+    journal.write_bytes(journal.read_bytes()[:-15])  # that process died writing its line
+    scores, features = scores_and_features(shop)
+    assert built_for == [None, None]
+    fresh_scores, fresh_features = full_rescore(shop)
+    pd.testing.assert_frame_equal(scores, fresh_scores)
+    pd.testing.assert_frame_equal(features, fresh_features)
+    built_for.clear()
+    warehouse.append_event(shop.warehouse, user, product, "view", LAST_DAY)  # a new journal
+    scores_and_features(shop)
+    assert built_for == [[user], [user]]

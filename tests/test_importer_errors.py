@@ -135,7 +135,8 @@ def test_import_truncated_mid_file_leaves_previous_warehouse_byte_identical(tmp_
     with pytest.raises(DataFileError, match="corrupt or truncated"):
         import_retail(settings, bad)
     assert settings.warehouse.read_bytes() == before
-    assert sorted(p.name for p in settings.warehouse.parent.iterdir()) == [settings.warehouse.name]
+    assert sorted(p.name for p in settings.warehouse.parent.iterdir()) == [  # no temp files
+        settings.warehouse.name, f"{settings.warehouse.name}.journal"]  # + the event journal
 
 
 def test_real_gzip_truncated_mid_data_keeps_previous_warehouse(tmp_path, settings, shared_data):

@@ -221,7 +221,8 @@ def test_a_truncated_gzip_fails_and_leaves_the_warehouse_byte_identical(tmp_path
                                             "truncated"):
         import_tx(settings, tmp_path / "big.csv.gz")
     assert settings.warehouse.read_bytes() == before
-    assert sorted(p.name for p in settings.warehouse.parent.iterdir()) == [settings.warehouse.name]
+    assert sorted(p.name for p in settings.warehouse.parent.iterdir()) == [  # no temp files
+        settings.warehouse.name, f"{settings.warehouse.name}.journal"]  # + the event journal
 
 
 def test_sources_combine_customer_records_and_purchase_history(tmp_path, settings):

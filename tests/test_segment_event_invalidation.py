@@ -1,6 +1,7 @@
-"""An ingested event recomputes only its user's row of the segment tool's in-memory facts, and
-the result equals a fresh build; anything the event journal cannot explain (another writer, an
-event on a later day than the facts' "now") rebuilds them all."""
+"""An ingested event recomputes only its user's row of the segment tool's in-memory facts, also
+when another process appended it or it falls on a later day than the facts' "now" (everyone's
+recency then grows by the days), and the result equals a fresh build; anything the event
+journal cannot explain (another writer, an import in another process) rebuilds them all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from knowledge import segments, warehouse
 from knowledge.segment_sql import NOW_SQL
 from knowledge.segments import SegmentEngine, engine_for
+from tests.another_process import in_another_process
 from tests.trained_shop import private_copy, trained_purchase_shop
 from tools import behavior
 from tools.segments import QuerySegmentArgs, run_segment_query
@@ -137,15 +139,57 @@ def test_the_tool_answers_after_an_event_as_after_a_fresh_build(shop, rebuilt):
                                    check_exact=False, rtol=0, atol=behavior.TIE)
 
 
-def test_an_event_on_a_later_day_rebuilds_everything(shop, rebuilt):
+@pytest.mark.parametrize("days", [1, 3])
+def test_an_event_on_a_later_day_recomputes_only_its_user_and_ages_everyone(shop, rebuilt, days):
+    user, product = user_and_unbought_product(shop)
+    engine = engine_for(shop.warehouse)
+    before = facts(engine).set_index("user_id")
+    rebuilt.clear()
+    later = latest_same_day(shop) + timedelta(days=days - 1, seconds=2)  # every recency grows
+    warehouse.append_event(shop.warehouse, user, product, "view", later)
+    assert engine_for(shop.warehouse) is engine
+    assert rebuilt == [[user]]
+    assert engine.now == later
+    after = facts(engine).set_index("user_id")
+    others = before.index.drop(user)
+    for column in ("days_since_purchase", "days_since_seen"):
+        assert (after.loc[others, column] - before.loc[others, column]).dropna().eq(days).all()
+    assert_same_engine(engine, SegmentEngine.load(shop.warehouse))
+
+
+def test_an_event_another_process_appended_recomputes_only_its_user(shop, rebuilt):
+    user, product = user_and_unbought_product(shop)
+    args = QuerySegmentArgs(question="who is likely to buy?", group_by="purchase_probability",
+                            filters={"min_orders": 0}, limit=100)
+    run_segment_query(shop, args, chart=False)  # facts and propensity of the current state
+    rebuilt.clear()
+    in_another_process("warehouse.append_event(path, user, product, 'purchase', "
+                       "datetime.fromisoformat(ts), quantity=1, price=20.0)\n",
+                       path=str(shop.warehouse), user=user, product=product,
+                       ts=latest_same_day(shop).isoformat())
+    answer = run_segment_query(shop, args, chart=False)
+    engine = engine_for(shop.warehouse)
+    assert rebuilt == [[user]]
+    segments._ENGINES.clear()
+    behavior._scores.clear()
+    behavior._features.clear()
+    assert answer == run_segment_query(shop, args, chart=False)
+    assert_same_engine(engine, engine_for(shop.warehouse), probability=False)
+
+
+def test_an_import_in_another_process_rebuilds_everything(shop, rebuilt):
     user, product = user_and_unbought_product(shop)
     engine_for(shop.warehouse)
     rebuilt.clear()
-    next_day = latest_same_day(shop) + timedelta(seconds=2)  # every recency grows by a day
-    warehouse.append_event(shop.warehouse, user, product, "view", next_day)
+    in_another_process("with warehouse.atomic_update(path) as con:  # what every import does\n"
+                       "    con.execute('DELETE FROM events WHERE user_id = ?', [user])\n"
+                       "warehouse.append_event(path, user, product, 'view', "
+                       "datetime.fromisoformat(ts))\n",
+                       path=str(shop.warehouse), user=user, product=product,
+                       ts=latest_same_day(shop).isoformat())
     engine = engine_for(shop.warehouse)
     assert rebuilt == ["all"]
-    assert engine.now == next_day
+    assert_same_engine(engine, SegmentEngine.load(shop.warehouse))
 
 
 def test_a_write_the_journal_did_not_see_rebuilds_everything(shop, rebuilt):

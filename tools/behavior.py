@@ -6,8 +6,8 @@ its calibrator (fitted on the validation window), applied to features built from
 the user changes the next prediction. Churn within H days is 1 - P(purchase within H days),
 served by the purchase model of that horizon. `population_scores` scores every current user
 once per warehouse state and model version (the percentile, and the segment tool's
-propensity filters, read it); after events that this process appended
-(``knowledge.event_journal``) it rescores only their users, unless one moved the cutoff.
+propensity filters, read it); after appended events (``knowledge.event_journal``, whichever
+process appended them) it rescores only their users, unless one moved the cutoff.
 Each answer is appended to the served-prediction log (``finetune/behavior/prediction_log.py``)
 that `shopmind drift` scores once its outcome window has closed.
 """
@@ -148,9 +148,9 @@ def _per_user(settings: Settings, cache: dict[tuple, _Cached], key: tuple,
               compute: Callable[[duckdb.DuckDBPyConnection, datetime, list[str] | None],
                                 pd.DataFrame], model: str = "") -> pd.DataFrame:
     """`compute(con, cutoff, users)` (users None = everyone) as of now, cached per key. When only
-    this process's appended events changed the warehouse since the cached frame, and none of
-    them moved the cutoff (an event on a new day ages everyone), only their users' rows are
-    recomputed; anything else recomputes every row."""
+    appended events (the event journal's, from any process) changed the warehouse since the
+    cached frame, and none of them moved the cutoff (an event on a new day ages everyone), only
+    their users' rows are recomputed; anything else recomputes every row."""
     path = Path(settings.warehouse)
     state = event_journal.file_state(path)
     with _lock:

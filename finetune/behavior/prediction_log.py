@@ -6,9 +6,9 @@ An append-only JSON-lines file beside the warehouse (``<warehouse_dir>/<shop>.pr
 not a warehouse table: serving holds read-only connections to the warehouse (a write would
 wait for them, and would change the file state that the feature caches key on), and an import
 replaces the warehouse file as a whole, which would drop the log. Each record is one
-``write`` of one line under an exclusive ``flock``, in append mode, so concurrent writers
-(threads or processes) never interleave; a line cut short by a crash is ended by the next
-write and skipped on reading.
+``write`` of one line under an exclusive ``flock``, in append mode (``knowledge/append_only.py``),
+so concurrent writers (threads or processes) never interleave; a line cut short by a crash is
+ended by the next write and skipped on reading.
 
 Outcome: the user made the event (any purchase; a view or click for click tasks) in
 [ts, ts + horizon); churn answers are scored as 1 - P(purchase) against purchases. A window
@@ -17,7 +17,6 @@ is closed when the warehouse holds an event at or after its end.
 
 from __future__ import annotations
 
-import fcntl
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from pydantic import BaseModel, computed_field
 
 from finetune.behavior.metrics import expected_calibration_error
 from finetune.gate import fast_auc
+from knowledge import append_only
 from knowledge.labels import EVENT_TYPES
 from knowledge.settings import Settings
 
@@ -48,17 +48,7 @@ def log_path(settings: Settings) -> Path:
 
 def append(settings: Settings, prediction: ServedPrediction) -> None:
     path = log_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (prediction.model_dump_json() + "\n").encode()
-    with open(path, "ab+") as log:
-        fcntl.flock(log, fcntl.LOCK_EX)
-        end = log.seek(0, 2)
-        if end:
-            log.seek(end - 1)
-            if log.read(1) != b"\n":  # a line cut short by a crash: end it, keep this one whole
-                line = b"\n" + line
-        log.write(line)  # append mode: at the end, wherever the position is
-        log.flush()
+    append_only.append(path, (prediction.model_dump_json() + "\n").encode())
 
 
 def now_utc() -> datetime:
