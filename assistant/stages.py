@@ -40,16 +40,17 @@ def _build_warehouse(settings: Settings) -> str:
 
 
 def _knowledge_done(settings: Settings) -> bool:
-    from knowledge.docs import index_is_current
+    from finetune.knowledge_index import is_current
 
-    return index_is_current(settings)
+    return is_current(settings)
 
 
 def _build_knowledge(settings: Settings) -> str:
-    from knowledge.docs import build_knowledge_index, index_dir
+    from finetune.knowledge_index import build_knowledge_index
 
-    passages = build_knowledge_index(settings)
-    return f"{len(passages)} policy/FAQ passages in {index_dir(settings)}"
+    built = build_knowledge_index(settings)
+    return (f"{built.passages} policy/FAQ passages, {built.version} "
+            f"{'serving' if built.promoted else 'stays a candidate'}")
 
 
 def _recommend_done(settings: Settings) -> bool:

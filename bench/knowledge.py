@@ -1,7 +1,7 @@
 """Policy retrieval quality in English and Chinese, per text encoder: `python bench/knowledge.py`.
 
-68 English customer-style questions (bench/data/knowledge_questions.jsonl) and 57 Chinese ones
-(bench/data/knowledge_questions_zh.jsonl), written for this benchmark, not copied from the
+68 English customer-style questions (knowledge/policies/questions.jsonl) and 57 Chinese ones
+(knowledge/policies/zh/questions.jsonl), written for this benchmark, not copied from the
 policy, are labelled with the passage(s) of the default shop policy that answer them, as
 (document, section) pairs: English questions with the English pages, Chinese questions with
 their Chinese translations (knowledge/policies/zh). Each retriever ranks every passage of the
@@ -12,7 +12,9 @@ Retrievers: each installed text encoder (the text_encoder setting) + FAISS, BM25
 lower-cased words without stop words and Chinese character bigrams, the baseline) and their
 reciprocal-rank fusion. Query latency: median over the questions, warm. Per encoder also: load
 time and resident memory in a fresh process, and embedding speed over the policy's passages
-(median of 3 runs). Merges its numbers into bench/results/knowledge.json.
+(median of 3 runs). Merges its numbers into bench/results/knowledge.json. The questions and
+their scoring (``knowledge/policy_questions.py``) are the ones the knowledge index's promotion
+gate uses (docs/models.md).
 """
 
 from __future__ import annotations
@@ -36,10 +38,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import write_results
 from knowledge.docs import Passage, chunk, default_policy
+from knowledge.policy_questions import Question, first_hit, hit, labelled_questions, ranking_metrics
 from knowledge.text_embeddings import ENCODERS, TextEncoder
 
-QUESTIONS = {"en": REPO / "bench" / "data" / "knowledge_questions.jsonl",
-             "zh": REPO / "bench" / "data" / "knowledge_questions_zh.jsonl"}
 RESULTS = REPO / "bench" / "results" / "knowledge.json"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 SPEED_RUNS = 3
@@ -106,26 +107,26 @@ def counterparts(passages: list[Passage]) -> dict[tuple, tuple]:
     return pairs
 
 
-def evaluate(rank, questions: list[dict], section_of: dict[str, tuple[str, str]],
+def evaluate(rank, questions: list[Question], section_of: dict[str, tuple[str, str]],
              other_language: dict[tuple, tuple]) -> dict:
     ranks, any_language, times, misses = [], [], [], []
     for q in questions:
         started = time.perf_counter()
-        ranking = rank(q["question"])
+        ranked = rank(q.question)
         times.append(time.perf_counter() - started)
-        wanted = {tuple(e) for e in q["expected"]}
-        either = wanted | {other_language[e] for e in wanted if e in other_language}
-        position = next((i + 1 for i, pid in enumerate(ranking) if section_of[pid] in wanted), None)
+        ranking = [section_of[pid] for pid in ranked]
+        either = set(q.expected) | {other_language[e] for e in q.expected if e in other_language}
+        position = first_hit(ranking, q.expected)
         ranks.append(position)
-        any_language.append(any(section_of[pid] in either for pid in ranking[:3]))
-        if position is None or position > 3:
-            misses.append({"id": q["id"], "question": q["question"], "rank": position,
-                           "top1": list(section_of[ranking[0]])})
-    found = [r for r in ranks if r]
+        any_language.append(hit(first_hit(ranking, list(either))))
+        if not hit(position):
+            misses.append({"id": q.id, "question": q.question, "rank": position,
+                           "top1": list(ranking[0])})
+    metrics = ranking_metrics(ranks)
     return {
-        "recall@1": sum(r == 1 for r in found) / len(ranks),
-        "recall@3": sum(r <= 3 for r in found) / len(ranks),
-        "mrr": sum(1 / r for r in found) / len(ranks),
+        "recall@1": metrics["recall@1"],
+        "recall@3": metrics["recall@3"],
+        "mrr": metrics["mrr"],
         "recall@3_any_language": sum(any_language) / len(ranks),
         "median_query_ms": 1000 * statistics.median(times),
         "misses": misses,
@@ -175,11 +176,11 @@ def installed(encoder: TextEncoder) -> bool:
 
 def main() -> None:
     load_average = os.getloadavg()[0]  # other work on the machine slows every timing below
-    questions = {lang: [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-                 for lang, path in QUESTIONS.items()}
+    questions = {lang: [q for q in labelled_questions() if q.language == lang]
+                 for lang in ("en", "zh")}
     passages = [p for doc in default_policy() for p in chunk(doc)]
     section_of = {p.passage_id: (p.doc_id, p.section) for p in passages}
-    unknown = ({tuple(e) for qs in questions.values() for q in qs for e in q["expected"]}
+    unknown = ({e for qs in questions.values() for q in qs for e in q.expected}
                - set(section_of.values()))
     if unknown:
         sys.exit(f"labels name sections that the policy does not have: {sorted(unknown)}")
@@ -196,7 +197,7 @@ def main() -> None:
                               "dimension": encoder.dimension, **load_cost(encoder),
                               "passages_per_s": embedding_speed(encoder, texts)}
         dense = dense_ranker(passages, encoder)
-        dense(questions["en"][0]["question"])  # warm up
+        dense(questions["en"][0].question)  # warm up
         retrievers[f"{encoder.key}_faiss"] = dense
         retrievers[f"rrf_{encoder.key}_bm25"] = fused(dense, bm25)
     retrievers["bm25"] = bm25

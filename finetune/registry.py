@@ -2,7 +2,8 @@
 which are retired, and the serving history that `rollback` walks back.
 
 One JSON file beside the artifacts (``artifacts_dir/registry.json``). A slot is one servable
-model (``behavior/<shop>/<task>``); each version names its artifact folder (relative to
+model (``behavior/<shop>/<task>``, ``recommend/<shop>``, ``uplift/<shop>/<campaign>``,
+``dialog/<shop>``, ``knowledge/<shop>``); each version names its artifact folder (relative to
 ``artifacts_dir``), its data window and its held-out metrics. Version folders are never changed
 after training, so promoting or rolling back only rewrites this file: the new file is written
 beside the old one and renamed over it (``knowledge.artifacts.replaced``), and a reader sees the
@@ -91,6 +92,10 @@ def behavior_slot(shop: str, task: str) -> str:
 
 def dialog_slot(shop: str) -> str:
     return f"dialog/{shop}"
+
+
+def knowledge_slot(shop: str) -> str:
+    return f"knowledge/{shop}"
 
 
 def recommend_slot(shop: str) -> str:

@@ -12,7 +12,8 @@ from finetune import registry
 from knowledge.settings import Settings
 
 app = typer.Typer(help="Model versions (behaviour tasks, recommenders, uplift models, the "
-                  "dialog model): which serve, which are candidates, rollback.",
+                  "dialog model, the knowledge index): which serve, which are candidates, "
+                  "rollback.",
                   no_args_is_help=True)
 console = Console()
 
@@ -22,12 +23,13 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(2) from err
 
 
-HEADLINE = {"roc_auc": "AUC", "ece": "ECE", "ndcg@10": "NDCG@10", "qini_auc": "Qini"}
+HEADLINE = {"roc_auc": "AUC", "ece": "ECE", "ndcg@10": "NDCG@10", "qini_auc": "Qini",
+            "recall@3": "recall@3"}
 
 
 def held_out_summary(version: registry.Version) -> str:
     """The headline metrics of each split, flat (behaviour: AUC, ECE; recommenders: NDCG@10
-    per protocol; uplift: Qini per arm)."""
+    per protocol; uplift: Qini per arm; knowledge index: recall@3 per language)."""
     out = []
     for split, metrics in version.metrics.items():
         for group, values in metrics.items():
@@ -42,7 +44,7 @@ def held_out_summary(version: registry.Version) -> str:
 @app.command("list")
 def list_command(ctx: typer.Context,
                  slot: str = typer.Option("", help="Only slots starting with this, e.g. "
-                                          "behavior/synthetic, recommend/ or uplift/hillstrom."
+                                          "behavior/synthetic, recommend/, uplift/hillstrom or knowledge/."
                                           )) -> None:
     """Every registered version: status, data window and held-out metrics."""
     settings: Settings = ctx.obj
@@ -85,7 +87,8 @@ def promote_command(ctx: typer.Context, version: str = typer.Argument(..., help=
 @app.command("rollback")
 def rollback_command(ctx: typer.Context,
                      slot: str = typer.Argument(..., help="e.g. behavior/synthetic/purchase_30d, "
-                                                "recommend/synthetic, uplift/hillstrom/<campaign>")
+                                                "recommend/synthetic, uplift/hillstrom/<campaign>, "
+                                                "knowledge/synthetic")
                      ) -> None:
     """Retire the serving version and serve the previous one again (atomic)."""
     settings: Settings = ctx.obj

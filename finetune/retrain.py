@@ -1,6 +1,6 @@
 """`shopmind retrain`: retrain the models whose data changed since their newest version was
-trained (behaviour tasks, the recommender, the uplift model of each randomised campaign), gate
-each new version against the serving one and promote it if it passes.
+trained (the knowledge index, behaviour tasks, the recommender, the uplift model of each
+randomised campaign), gate each new version against the serving one and promote it if it passes.
 
 Two never run at once: an exclusive, non-blocking lock on ``artifacts_dir/retrain.lock`` (a
 second run fails at once with a clear message). A retrain never touches what is serving until
@@ -22,7 +22,7 @@ from finetune import registry
 from knowledge.settings import Settings
 
 console = Console()
-STAGES = ("behavior", "recommend", "uplift")
+STAGES = ("knowledge", "behavior", "recommend", "uplift")
 STAGE_NAMES = ", ".join(STAGES)
 STAGE_HELP = f"Only this stage (repeatable): {STAGE_NAMES}; default all."
 QUICK_SASREC_SECONDS = 30.0  # the sequential recommender's training cap, as `shopmind up`
@@ -66,6 +66,16 @@ def verdict_line(settings: Settings, slot: str, version: str) -> str:
     return f"{slot}: {version} {outcome} ({entry.note})"
 
 
+def retrain_knowledge(settings: Settings, force: bool) -> list[str]:
+    """Rebuild the knowledge index when the documents or the text_encoder changed."""
+    from finetune.knowledge_index import build_knowledge_index, is_current
+
+    if not force and is_current(settings):
+        return ["knowledge: documents and encoder unchanged since the last build, skipped"]
+    built = build_knowledge_index(settings)
+    return [verdict_line(settings, registry.knowledge_slot(settings.shop), built.version)]
+
+
 def retrain_behavior(settings: Settings, force: bool) -> list[str]:
     """One line per default behaviour task: skipped (data unchanged), promoted or refused."""
     from finetune.behavior.train import DEFAULT_TASKS, train_default
@@ -103,8 +113,8 @@ def retrain(settings: Settings, force: bool = False,
             stages: tuple[str, ...] = STAGES) -> list[str]:
     """Retrain the stale models of each stage; one line per model: skipped, promoted or
     refused by the gate (and why)."""
-    run = {"behavior": retrain_behavior, "recommend": retrain_recommend,
-           "uplift": retrain_uplift}
+    run = {"knowledge": retrain_knowledge, "behavior": retrain_behavior,
+           "recommend": retrain_recommend, "uplift": retrain_uplift}
     unknown = sorted(set(stages) - set(run))
     if unknown:
         raise ValueError(f"unknown retrain stage(s) {', '.join(unknown)}; choose from "
@@ -118,9 +128,9 @@ def retrain_command(ctx: typer.Context,
                                                "data did not change."),
                     stage: list[str] | None = typer.Option(None, help=STAGE_HELP),  # noqa: B008
                     ) -> None:
-    """Retrain the behaviour models, the recommender and the uplift models whose data changed;
-    gate each new version against the serving one and promote it if it passes
-    (docs/models.md)."""
+    """Rebuild the knowledge index and retrain the behaviour models, the recommender and the
+    uplift models whose data changed; gate each new version against the serving one and
+    promote it if it passes (docs/models.md)."""
     try:
         for line in retrain(ctx.obj, force, tuple(stage or STAGES)):
             console.print(line)

@@ -125,13 +125,16 @@ def print_counts(report: ImportReport) -> None:
 
 
 def reindex_knowledge(settings: Settings, target: Path) -> None:
-    """Rebuild the knowledge index of the shop whose warehouse is ``target``."""
-    from knowledge.docs import build_knowledge_index, index_dir
+    """Rebuild the knowledge index of the shop whose warehouse is ``target``: a new version of
+    the registry's ``knowledge/<shop>``, gated (the one import from a higher layer:
+    docs/architecture.md)."""
+    from finetune.knowledge_index import build_knowledge_index
 
     shop = settings.model_copy(update={"shop": target.stem, "warehouse_path": target})
     with console.status("re-indexing the policy pages ..."):
-        passages = build_knowledge_index(shop)
-    console.print(f"re-indexed {len(passages)} passages into {index_dir(shop)}")
+        built = build_knowledge_index(shop)
+    console.print(f"re-indexed {built.passages} passages: {built.version} "
+                  f"{'serving' if built.promoted else 'stays a candidate'} ({built.note})")
 
 
 @app.command("stats")
@@ -161,6 +164,6 @@ from knowledge.product_index import build_index_command
 
 index_app.command("build")(build_index_command)
 
-from knowledge.docs import index_knowledge_command
+from finetune.knowledge_index import index_knowledge_command
 
 index_app.command("knowledge")(index_knowledge_command)

@@ -3,12 +3,12 @@
 Documents live in the warehouse's ``documents`` table (the source of truth). The default shop
 policy is the Markdown files in ``knowledge/policies`` and their Chinese translations in
 ``knowledge/policies/zh`` (loaded by the synthetic importer, and used for any shop whose
-warehouse has no documents); the tau-bench importer adds its own. ``build_knowledge_index``
-splits every document at its ``##``/``###`` headings (long sections again at paragraphs, so each
-passage fits MiniLM's 256 word pieces), embeds "title - section: text" with the ``text_encoder``
-of the settings and saves a FAISS index beside ``passages.jsonl`` under
-``artifacts/knowledge/<shop>``. The index records a hash of the documents and its encoder, and
-is refused once either differs.
+warehouse has no documents); the tau-bench importer adds its own. ``write_index`` splits every
+document at its ``##``/``###`` headings (long sections again at paragraphs, so each passage fits
+MiniLM's 256 word pieces), embeds "title - section: text" with the ``text_encoder`` of the
+settings and saves a FAISS index beside ``passages.jsonl`` in a folder. The index records a
+hash of the documents and its encoder. Which folder serves, and when a build replaces it, is
+the model registry's business (slot ``knowledge/<shop>``, ``finetune/knowledge_index.py``).
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import typer
 from pydantic import BaseModel
 
 from knowledge import warehouse
+from knowledge.artifacts import replaced
 from knowledge.settings import Settings
+
+if TYPE_CHECKING:  # faiss loads with vector_index: only when an index is built or read
+    from knowledge.vector_index import IndexMeta
 
 DEFAULT_SOURCE = "shopmind default policy"
 MAX_WORDS = 130  # ~200 word pieces: MiniLM truncates inputs at 256
@@ -127,7 +132,14 @@ def documents_version(docs: list[Document]) -> str:
 
 
 def index_dir(settings: Settings) -> Path:
+    """The shop's knowledge folder: one subfolder per build (``knowledge-<time>/``; the registry
+    slot ``knowledge/<shop>`` says which serves); an index built before the registry lies
+    directly in it."""
     return settings.artifacts_dir / "knowledge" / settings.shop
+
+
+def rebuild_hint(settings: Settings) -> str:
+    return f"build it with `shopmind --set shop={settings.shop} index knowledge`"
 
 
 def shop_documents(settings: Settings) -> list[Document]:
@@ -140,8 +152,28 @@ def shop_documents(settings: Settings) -> list[Document]:
         con.close()
 
 
-def build_knowledge_index(settings: Settings, progress: bool = False) -> list[Passage]:
-    """Chunk and embed every document of the active shop and save the index; returns passages."""
+@lru_cache(maxsize=8)
+def _documents_version(path: str, _mtime: int) -> str:
+    con = warehouse.connect(Path(path), read_only=True)
+    try:
+        return documents_version(read_documents(con) or default_policy())
+    finally:
+        con.close()
+
+
+def current_documents_version(settings: Settings) -> str:
+    """The digest of ``shop_documents``, read once per state of the warehouse file."""
+    path = settings.warehouse
+    if not path.is_file():
+        return documents_version(shop_documents(settings))  # says the warehouse is missing
+    return _documents_version(str(path), path.stat().st_mtime_ns)
+
+
+def write_index(settings: Settings, folder: Path, progress: bool = False,
+                ) -> tuple[list[Document], list[Passage], IndexMeta]:
+    """Chunk and embed every document of the active shop with the settings' ``text_encoder``
+    and save the index in ``folder`` (swapped in complete); returns the documents, the passages
+    and the index's meta."""
     from knowledge.text_embeddings import embed, text_encoder
     from knowledge.vector_index import VectorIndex
 
@@ -151,52 +183,45 @@ def build_knowledge_index(settings: Settings, progress: bool = False) -> list[Pa
                     encoder=settings.text_encoder)
     index = VectorIndex.build([p.passage_id for p in passages], vectors, "flat",
                               model=text_encoder(settings.text_encoder).model,
-                              data_version=documents_version(docs),
-                              max_words=MAX_WORDS)
-    folder = index.save(index_dir(settings))
-    (folder / "passages.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in passages))
-    return passages
+                              data_version=documents_version(docs), max_words=MAX_WORDS)
+    with replaced(folder) as tmp:
+        index.save(tmp)
+        (tmp / "passages.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in passages))
+    return docs, passages, index.meta
 
 
-def index_is_current(settings: Settings) -> bool:
-    """True when a saved index exists and was built from the warehouse's current documents by
-    the encoder the settings name."""
-    meta = index_dir(settings) / "meta.json"
-    if not meta.is_file() or not settings.warehouse.is_file():
-        return False
+def stale_reason(settings: Settings, model: str, data_version: str) -> str | None:
+    """Why an index built by the encoder ``model`` from the documents ``data_version`` no longer
+    fits the shop (text_encoder names another encoder, the documents changed); None if it fits."""
     from knowledge.text_embeddings import text_encoder
-    from knowledge.vector_index import IndexMeta
 
-    built = IndexMeta.model_validate_json(meta.read_text())
-    return (built.model == text_encoder(settings.text_encoder).model
-            and built.data_version == documents_version(shop_documents(settings)))
+    encoder, hint = text_encoder(settings.text_encoder), rebuild_hint(settings)
+    if model != encoder.model:
+        return (f"the knowledge index was built with {model}, but text_encoder is {encoder.key} "
+                f"({encoder.model}), whose vectors cannot be compared with it; re{hint} (or set "
+                "text_encoder back)")
+    if data_version != current_documents_version(settings):
+        return f"the documents changed since the knowledge index was built; re{hint}"
+    return None
 
 
 class KnowledgeBase:
-    """A loaded knowledge index: search passages by meaning."""
+    """One saved knowledge index (a folder): search its passages by meaning, with the encoder it
+    was built with."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, folder: Path, hint: str = "build it with `shopmind index knowledge`"):
         from knowledge.text_embeddings import text_encoder
         from knowledge.vector_index import VectorIndex, VectorIndexError
 
-        folder = index_dir(settings)
-        rebuild = f"build it with `shopmind --set shop={settings.shop} index knowledge`"
-        if not (folder / "passages.jsonl").is_file():
-            raise KnowledgeIndexError(f"no knowledge index for shop {settings.shop!r}; {rebuild}")
+        self.folder = Path(folder)
+        if not (self.folder / "passages.jsonl").is_file():
+            raise KnowledgeIndexError(f"no knowledge index in {self.folder}; {hint}")
         try:
-            self.index = VectorIndex.load(folder)
+            self.index = VectorIndex.load(self.folder)
         except VectorIndexError as err:
-            raise KnowledgeIndexError(f"{err}; {rebuild}") from err
-        self.encoder = text_encoder(settings.text_encoder)
-        if self.index.meta.model != self.encoder.model:
-            raise KnowledgeIndexError(
-                f"the knowledge index was built with {self.index.meta.model}, but text_encoder is "
-                f"{self.encoder.key} ({self.encoder.model}), whose vectors cannot be compared "
-                f"with it; re{rebuild} (or set text_encoder back)")
-        if self.index.meta.data_version != documents_version(shop_documents(settings)):
-            raise KnowledgeIndexError(f"the documents changed since the knowledge index was "
-                                      f"built; re{rebuild}")
-        lines = (folder / "passages.jsonl").read_text().splitlines()
+            raise KnowledgeIndexError(f"{err}; {hint}") from err
+        self.encoder = text_encoder(self.index.meta.model)
+        lines = (self.folder / "passages.jsonl").read_text().splitlines()
         self.passages = {p.passage_id: p for p in map(Passage.model_validate_json, lines)}
 
     def search(self, query: str, k: int = 3) -> list[tuple[Passage, float]]:
@@ -205,28 +230,27 @@ class KnowledgeBase:
         hits = self.index.search(embed([query], encoder=self.encoder.key, query=True), k)
         return [(self.passages[pid], score) for pid, score in hits]
 
+    def rankings(self, queries: list[str]) -> list[list[Passage]]:
+        """Every passage, best first, for each query (the queries in one batch)."""
+        from knowledge.text_embeddings import embed
+
+        vectors = embed(queries, encoder=self.encoder.key, query=True)
+        _, rows = self.index.search_rows(vectors, self.index.meta.count)
+        return [[self.passages[self.index.ids[r]] for r in row if r >= 0] for row in rows]
+
 
 _BASES: dict[tuple, KnowledgeBase] = {}
 _LOCK = threading.Lock()
 
 
-def knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The loaded index of the active shop, reloaded when the index or the warehouse changes."""
-    meta = index_dir(settings) / "meta.json"
-    key = (settings.text_encoder, *(str(p) + ":" + str(p.stat().st_mtime_ns if p.is_file() else 0)
-                                    for p in (meta, settings.warehouse)))
+def knowledge_base(folder: Path, hint: str = "build it with `shopmind index knowledge`",
+                   ) -> KnowledgeBase:
+    """The index in ``folder``, loaded once per build (a build writes a new meta.json)."""
+    meta = Path(folder) / "meta.json"
+    key = (str(folder), meta.stat().st_mtime_ns if meta.is_file() else 0)
     with _LOCK:
         if key not in _BASES:
-            _BASES.clear()
-            _BASES[key] = KnowledgeBase(settings)
+            if len(_BASES) >= 4:
+                _BASES.clear()
+            _BASES[key] = KnowledgeBase(folder, hint)
         return _BASES[key]
-
-
-def index_knowledge_command(ctx: typer.Context) -> None:
-    """Chunk, embed and index the active shop's policy and FAQ documents."""
-    from rich.console import Console
-
-    settings: Settings = ctx.obj
-    passages = build_knowledge_index(settings, progress=True)
-    docs = len({p.doc_id for p in passages})
-    Console().print(f"indexed {len(passages)} passages from {docs} documents into {index_dir(settings)}")

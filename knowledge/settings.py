@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         "interval of its Qini coefficient minus the serving version's (paired bootstrap over "
         "the held-out users of the experiment) lies below -margin.",
     )
+    gate_recall_margin: float = Field(
+        0.0, ge=0,
+        description="Promotion gate of the knowledge index: a rebuilt index is refused when the "
+        "whole interval of its recall@3 minus the serving index's (paired bootstrap over the "
+        "labelled policy questions) lies below -margin.",
+    )
     drift_psi_threshold: float = Field(
         0.2, gt=0,
         description="`shopmind drift`: a feature whose population stability index between the "

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from finetune.knowledge_index import build_knowledge_index
+from finetune.knowledge_index import is_current as index_is_current
 from knowledge import warehouse
 from knowledge.docs import (
     DEFAULT_SOURCE,
     MAX_WORDS,
     Document,
-    build_knowledge_index,
     chunk,
     default_policy,
-    index_is_current,
     load_default_policy,
     read_documents,
     shop_documents,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from finetune.knowledge_index import serving_index
 from knowledge.cli import import_source, reindex_knowledge
-from knowledge.docs import DEFAULT_SOURCE, KnowledgeBase
+from knowledge.docs import DEFAULT_SOURCE
 from knowledge.importers.policy_pages import SHOP_SOURCE, html_text
 from tools.registry import ToolContext, get_tool
 
@@ -56,7 +57,7 @@ def test_policy_folder_replaces_the_default_pages_and_is_searchable(tmp_path, se
                                                "installed; save the page as text or HTML"))]
     reindex_knowledge(settings, target)
     shop = settings.model_copy(update={"shop": "own", "warehouse_path": target})
-    hits = KnowledgeBase(shop).search("can I send a lamp back after a month?", k=1)
+    hits = serving_index(shop)[0].search("can I send a lamp back after a month?", k=1)
     assert hits[0][0].doc_id == "shop/returns"
     result = get_tool("search_knowledge").invoke(ToolContext(shop, role="customer"),
                                                  {"query": "do you deliver to Iceland?"})

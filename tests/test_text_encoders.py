@@ -9,15 +9,10 @@ import sys
 import numpy as np
 import pytest
 
+from finetune.knowledge_index import build_knowledge_index, serving_index
+from finetune.knowledge_index import is_current as index_is_current
 from knowledge import text_embeddings, warehouse
-from knowledge.docs import (
-    KnowledgeBase,
-    KnowledgeIndexError,
-    build_knowledge_index,
-    default_policy,
-    index_is_current,
-    load_default_policy,
-)
+from knowledge.docs import KnowledgeIndexError, default_policy, load_default_policy
 from knowledge.settings import Settings
 from tools.registry import ToolContext, ToolError, get_tool
 
@@ -47,11 +42,11 @@ def test_a_knowledge_index_of_one_encoder_is_refused_under_the_other(tmp_path, m
     problem = ("built with all-MiniLM-L6-v2, but text_encoder is multilingual-e5-small .*"
                "index knowledge")
     with pytest.raises(KnowledgeIndexError, match=problem):
-        KnowledgeBase(e5)
+        serving_index(e5)
     with pytest.raises(ToolError, match=problem):
         get_tool("search_knowledge").invoke(ToolContext(e5, role="customer"), {"query": "退货"})
     build_knowledge_index(e5)
-    assert KnowledgeBase(e5).index.meta.model == "multilingual-e5-small-q4"
+    assert serving_index(e5)[0].index.meta.model == "multilingual-e5-small-q4"
 
 
 def test_a_product_index_of_another_encoder_is_rebuilt(tmp_path, monkeypatch):
@@ -101,7 +96,7 @@ def multilingual_shop(tmp_path_factory) -> Settings:
 
 @pytest.mark.slow
 def test_a_chinese_question_finds_the_chinese_return_policy(multilingual_shop):
-    hits = KnowledgeBase(multilingual_shop).search("退货政策是什么？", k=3)  # issue 15's question
+    hits = serving_index(multilingual_shop)[0].search("退货政策是什么？", k=3)  # issue 15's question
     assert hits[0][0].doc_id == "policy/zh/returns"
 
 
@@ -113,6 +108,6 @@ def test_a_chinese_question_finds_the_chinese_return_policy(multilingual_shop):
     ("how long do I have to send something back?", ("policy/returns", "Return window")),
 ])
 def test_each_language_finds_its_own_passage(multilingual_shop, question, section):
-    hits = KnowledgeBase(multilingual_shop).search(question, k=3)
+    hits = serving_index(multilingual_shop)[0].search(question, k=3)
     assert section in [(p.doc_id, p.section) for p, _ in hits]
     assert hits[0][0].doc_id.startswith("policy/zh/") == (section[0].startswith("policy/zh/"))

@@ -1,7 +1,8 @@
 """`search_knowledge`: policy and FAQ passages that answer a question, each with its source.
 
 The assistant quotes these passages instead of inventing policy. Both roles may call it: the
-documents are the shop's public policy, not customer data.
+documents are the shop's public policy, not customer data. The index is the registry's serving
+version of ``knowledge/<shop>`` (finetune/knowledge_index.py), named in the result's ``index``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import typer
 from pydantic import BaseModel, Field, field_validator
 
-from knowledge.docs import KnowledgeIndexError, knowledge_base
+from finetune.knowledge_index import serving_index
+from finetune.registry import RegistryError
+from knowledge.docs import KnowledgeIndexError
 from knowledge.warehouse import WarehouseMissingError
 from tools.normalise import count_arg
 from tools.registry import ToolContext, ToolError, tool
@@ -54,8 +57,8 @@ def headline(result: dict) -> str:
 )
 def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> dict:
     try:
-        base = knowledge_base(ctx.settings)
-    except (KnowledgeIndexError, WarehouseMissingError) as err:
+        base, version = serving_index(ctx.settings)
+    except (KnowledgeIndexError, RegistryError, WarehouseMissingError) as err:
         raise ToolError(str(err)) from err
     hits = base.search(args.query, args.k)
     return {
@@ -65,6 +68,7 @@ def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> dict:
              "text": p.text, "score": round(score, 4)}
             for p, score in hits
         ],
+        "index": {"version": version or "unregistered", "encoder": base.encoder.key},
     }
 
 
