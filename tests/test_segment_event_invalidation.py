@@ -109,11 +109,18 @@ def test_an_event_recomputes_only_its_users_facts_and_equals_a_fresh_build(shop,
     assert_same_engine(engine, SegmentEngine.load(shop.warehouse))
 
 
-def test_the_tool_answers_after_an_event_as_after_a_fresh_build(shop, rebuilt):
+def answered_propensity_query(shop):
+    """(a user, a product they never bought, a propensity question already answered once, so
+    the facts and scores of the current state are cached)."""
     user, product = user_and_unbought_product(shop)
     args = QuerySegmentArgs(question="who is likely to buy?", group_by="purchase_probability",
                             filters={"min_orders": 0}, limit=100)
-    run_segment_query(shop, args, chart=False)  # facts and propensity of the current state
+    run_segment_query(shop, args, chart=False)
+    return user, product, args
+
+
+def test_the_tool_answers_after_an_event_as_after_a_fresh_build(shop, rebuilt):
+    user, product, args = answered_propensity_query(shop)
     rebuilt.clear()
     warehouse.append_event(shop.warehouse, user, product, "purchase", latest_same_day(shop),
                            quantity=1, price=20.0)
@@ -158,10 +165,7 @@ def test_an_event_on_a_later_day_recomputes_only_its_user_and_ages_everyone(shop
 
 
 def test_an_event_another_process_appended_recomputes_only_its_user(shop, rebuilt):
-    user, product = user_and_unbought_product(shop)
-    args = QuerySegmentArgs(question="who is likely to buy?", group_by="purchase_probability",
-                            filters={"min_orders": 0}, limit=100)
-    run_segment_query(shop, args, chart=False)  # facts and propensity of the current state
+    user, product, args = answered_propensity_query(shop)
     rebuilt.clear()
     in_another_process("warehouse.append_event(path, user, product, 'purchase', "
                        "datetime.fromisoformat(ts), quantity=1, price=20.0)\n",
