@@ -158,3 +158,26 @@ def test_no_call_is_generated_when_no_tool_has_its_identifier(grounded):
         result = grounded.chat(ChatRequest(messages=ask, tools=TOOLS, temperature=1.0,
                                            seed=seed, max_tokens=20))
         assert result.tool_calls == [] and "<tool_call>" not in result.content
+
+
+@pytest.mark.parametrize("text, ok", [
+    (('{"name": "find_user_id_by_name_zip", "arguments": {"first_name": "Diego", '
+      '"last_name": "Patel", "zip": "90099"}}'), True),
+    ('{"name": "find_user_id_by_name_zip", "arguments": {"first_name": "diego"', True),
+    ('{"name": "find_user_id_by_name_zip", "arguments": {"first_name": "Ilya"', False),
+    ('{"name": "find_user_id_by_name_zip", "arguments": {"first_name": "Diego Patel"', False),
+])
+def test_names_are_words_the_customer_wrote(text, ok):
+    lookup = {"type": "function", "function": {"name": "find_user_id_by_name_zip", "parameters": {
+        "type": "object", "required": ["first_name", "last_name", "zip"], "properties": {
+            "first_name": {"type": "string"}, "last_name": {"type": "string"},
+            "zip": {"type": "string"}}}}}
+    messages = [SYSTEM, {"role": "user", "content": "I'm diego Patel, zip code 90099."}]
+    assert (Grounding([lookup], messages).feed(_Scan(), text) is not None) is ok
+
+
+def test_chinese_names_are_runs_of_the_customers_characters():
+    from assistant.backends.grounding import name_values
+
+    names = name_values([{"role": "user", "content": "我叫王芳,邮编90099"}])
+    assert {"王", "芳", "王芳"} <= names and "李" not in names

@@ -13,6 +13,8 @@ Grounding removes that choice at decode time, on top of the JSON grammar (``cons
 - an id a tool result named as another kind is not a candidate ("#W3761872" from a customer's
   order list is no ``user_id``, a ``gift_card_…`` is no item id), and a list of item ids takes
   item ids, not words ("desk lamp");
+- a name (``first_name``, ``last_name``) is a word the user wrote, as written or capitalised
+  (a quick model signed "Diego Patel" in as "Ilya Patel");
 - a numeric argument (``horizon_days``, ``budget``, ``k``, a segment's ``min_spend`` ...) can
   only be a quantity the user stated, read from digits or words (``tools.normalise.
   quantities_in``: "a fortnight" is 14, "three hundred quid" 300, "more than 2 orders" also 3);
@@ -38,6 +40,9 @@ from tools.normalise import quantities_in
 
 ID_ARGUMENTS = {"user_id", "order_id", "product_id", "payment_method_id", "email", "zip"}
 ID_LIST_ARGUMENTS = {"item_ids", "new_item_ids"}  # lists of item ids
+NAME_ARGUMENTS = {"first_name", "last_name"}
+_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id")
 _CONTAINERS = {"orders": "order_id", "payment_methods": "payment_method_id",
                "item_ids": "item_id", "variants": "item_id"}
@@ -108,7 +113,21 @@ def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
         return (ids - others) | forms.get(kind, set())
 
     values = {name: emails if name == "email" else of_kind(name) for name in ID_ARGUMENTS}
-    return values | {name: of_kind("item_id") for name in ID_LIST_ARGUMENTS}
+    names = name_values(messages)
+    return values | {name: of_kind("item_id") for name in ID_LIST_ARGUMENTS} | {
+        name: names for name in NAME_ARGUMENTS}
+
+
+def name_values(messages: list[dict[str, Any]]) -> set[str]:
+    """The names the user may have given: each word of a user message as written and
+    capitalised ("diego" -> "Diego"); in Chinese text, every run of one to three characters."""
+    names: set[str] = set()
+    for word in _WORD.findall(_conversation_text(messages, roles={"user"})):
+        if _CJK.search(word):
+            names.update(word[i:i + n] for n in (1, 2, 3) for i in range(len(word) - n + 1))
+        elif len(word) >= 2:
+            names.update({word, word[0].upper() + word[1:].lower()})
+    return names
 
 
 def number_values(messages: list[dict[str, Any]]) -> set[str]:
@@ -208,7 +227,7 @@ class Grounding:
             if depth == 2:
                 return self.keys[scan.tool]
             return self.child_keys.get((scan.tool, scan.keys[1])) if depth == 3 else None
-        if depth == 2 and scan.keys[-1] in ID_ARGUMENTS:
+        if depth == 2 and scan.keys[-1] in ID_ARGUMENTS | NAME_ARGUMENTS:
             return self.values[scan.keys[-1]]
         if depth == 3 and scan.stack[-1] == "[" and scan.keys[1] in ID_LIST_ARGUMENTS:
             return self.values[scan.keys[1]]
