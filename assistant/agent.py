@@ -3,9 +3,10 @@
 The model proposes tool calls; this module decides what runs:
 - only the role's tools are offered, and every call is checked again (``roles.check_call``);
 - a customer conversation is bound to the customer that ``find_user_id_*`` found, in the store;
-  a customer who is not signed in and writes one e-mail address is looked up by the agent before
-  the model answers (assistant/sign_in.py), and a customer who explicitly asks for a person is
-  handed over without asking the model (assistant/human_request.py);
+  a customer who is not signed in and writes one e-mail address (or a name with a zip code) is
+  looked up by the agent before the model answers (assistant/sign_in.py), and a customer who
+  explicitly asks for a person is handed over without asking the model
+  (assistant/human_request.py);
 - a write action proposed by the model never runs. The agent records it as pending, describes
   it to the customer and asks for a yes; only an explicit yes as the customer's *next* message
   runs exactly that action (anything else drops it);
@@ -58,7 +59,7 @@ from assistant.customer_reply import (
 )
 from assistant.human_request import asks_for_a_person
 from assistant.roles import check_call
-from assistant.sign_in import SIGNED_IN_REPLY, asks_more_than_sign_in, email_to_sign_in
+from assistant.sign_in import SIGNED_IN_REPLY, asks_more_than_sign_in, identity_to_sign_in
 from assistant.store import HELD, Store, StoredMessage, Thread
 from knowledge.settings import Settings
 from tools.customer_service import preview
@@ -362,11 +363,10 @@ class Agent:
                                                 exit_behavior="end"),
                         turn.answer_after_repeat(), show_model_view,
                         offer_as_trained(thread.role)])
-        signed_in = False
+        signed_in, identity = False, None
         if thread.role == "customer" and thread.customer_id is None and (
-                email := email_to_sign_in(text)):
-            signed_in = yield from self._run_call(thread, turn, "find_user_id_by_email",
-                                                  {"email": email}, "sign_in")
+                identity := identity_to_sign_in(text)):
+            signed_in = yield from self._run_call(thread, turn, *identity, "sign_in")
         if thread.role == "customer" and self.desk is not None and asks_for_a_person(text):
             yield from self._run_call(thread, turn, "transfer_to_human_agents",
                                       {"summary": f"The customer asks for a person: {text}"},
@@ -375,7 +375,7 @@ class Agent:
                 yield from self._handoff(now)
                 return
         history = to_langchain(recent(self.store.messages(thread_id), self.max_history))
-        if signed_in and asks_more_than_sign_in(text):  # the request as the next message
+        if signed_in and asks_more_than_sign_in(text, identity[1]):  # the request next
             history += [AIMessage(SIGNED_IN_REPLY), HumanMessage(text)]
         answer = ""
         for mode, chunk in agent.stream({"messages": history}, stream_mode=["messages", "updates"]):

@@ -139,6 +139,29 @@ def test_no_sign_in_step_for_a_signed_in_customer_or_two_emails(shop, people, tm
     assert agent.store.thread(fresh.thread_id).customer_id is None
 
 
+def test_a_name_with_a_zip_code_and_a_request_sign_in_first(shop, people, tmp_path):
+    a, _ = people
+    agent = _agent(shop, tmp_path, _after_tools(lambda text: call(
+        "cancel_pending_order", order_id=a["pending"], reason="ordered by mistake")))
+    thread = agent.store.new_thread("customer")
+    name, zip_code = a["name"], a["address"]["zip"]
+    events = agent.chat(thread.thread_id, f"I'm {name['first_name']} {name['last_name']}, "
+                        f"postcode {zip_code}. Can you call off {a['pending']}? A mistake.")
+    calls = [(e.name, e.args) for e in events if e.type == "tool_call"]
+    assert calls[0] == ("find_user_id_by_name_zip", {
+        "first_name": name["first_name"], "last_name": name["last_name"], "zip": zip_code})
+    assert [c[0] for c in calls[1:]] == ["cancel_pending_order"]
+    assert agent.store.thread(thread.thread_id).customer_id == a["user_id"]
+
+
+@pytest.mark.parametrize("text", ["I'm looking for order 12345", "I'm Ana Silva",
+                                  "Hi, I'm here about order 90099"])
+def test_no_name_sign_in_without_a_name_and_a_zip_code(text):
+    from assistant.sign_in import identity_to_sign_in
+
+    assert identity_to_sign_in(text) is None
+
+
 def test_customer_a_cannot_read_customer_b_order(shop, people, tmp_path):
     a, b = people
     agent = _agent(shop, tmp_path, _after_tools(lambda text: call("get_order_details",
