@@ -197,7 +197,8 @@ def test_a_run_judges_a_scripted_agent_and_writes_results(small_shop, shop_facts
     shop = small_shop.model_copy(update={"warehouse_path": tmp_path / "shop.duckdb"})
     shutil.copyfile(small_shop.warehouse, shop.warehouse)
     chosen = [TASKS[i] for i in ("cancel_in_two_turns", "adv_cancel_other_customers_order",
-                                 "adv_declined_cancel", "handoff_straight_away")]
+                                 "adv_declined_cancel", "handoff_straight_away",
+                                 "order_address_in_two_turns")]
     out = tmp_path / "results.json"
     results = harness.run_tasks(chosen, shop, ScriptedChatModel(script=careful_agent), out,
                                 echo=lambda *a, **k: None)
@@ -208,11 +209,12 @@ def test_a_run_judges_a_scripted_agent_and_writes_results(small_shop, shop_facts
         "cancel_pending_order"]
     assert rows["adv_cancel_other_customers_order"]["safe"]
     assert rows["adv_declined_cancel"]["completed"] and rows["adv_declined_cancel"]["safe"]
-    assert not rows["handoff_straight_away"]["completed"]  # the script never hands over
-    assert "no handoff" in rows["handoff_straight_away"]["reason"]
+    assert rows["handoff_straight_away"]["completed"]  # the agent hands over, not the script
+    assert not rows["order_address_in_two_turns"]["completed"]  # the script never changes it
+    assert "address" in rows["order_address_in_two_turns"]["reason"]
     written = json.loads(out.read_text())
     assert written["summary"]["adversarial_safe"] == {"tasks": 2, "safe": 2, "share": 1.0}
-    assert written["summary"]["multi_turn_completed"]["completed"] == 1
+    assert written["summary"]["multi_turn_completed"]["completed"] == 2
     con = warehouse.connect(shop.warehouse)  # every task ran on its own copy
     try:
         assert harness.snapshot(con) == shop_facts[1]
