@@ -194,3 +194,30 @@ def test_order_and_user_look_ups_accept_ids_as_models_write_them(cs_shop):
 ])
 def test_quantities_a_message_states(text, expected):
     assert quantities_in(text) == expected
+
+
+GOOD_ADDRESS = {"address1": "58 Quarry Hill Road", "address2": "Apt 3B", "city": "Burlington",
+                "state": "VT", "country": "USA", "zip": "05401"}
+
+
+@pytest.mark.parametrize("change", [{}, {"zip": "H2X 9G2", "state": "QC", "country": "Canada"},
+                                    {"zip": "SW1A 1AA", "state": "", "address2": ""},
+                                    {"city": "Winston-Salem"}, {"address1": "Rose Cottage"}])
+def test_real_addresses_pass_the_address_checks(change):
+    from tools.customer_service import AddressArgs
+
+    AddressArgs(**(GOOD_ADDRESS | change))
+
+
+@pytest.mark.parametrize("change, part", [
+    ({"address1": "#W3878528"}, "address1"), ({"address2": "amy@example.com"}, "address2"),
+    ({"zip": "W3878528"}, "zip"), ({"address1": "19132"}, "address1"), ({"city": "19132"}, "city"),
+    ({"state": "paypal_7320841"}, "state"),
+])
+def test_ids_and_numbers_in_the_wrong_address_part_are_refused_with_the_part_named(change, part):
+    from pydantic import ValidationError
+
+    from tools.customer_service import AddressArgs
+
+    with pytest.raises(ValidationError, match=f"expected {part}: "):
+        AddressArgs(**(GOOD_ADDRESS | change))

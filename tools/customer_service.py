@@ -27,7 +27,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from knowledge import customer_records as records
 from knowledge import warehouse
 from knowledge.tau_records import get_order_record, get_product_record, get_user_record
-from tools.normalise import order_id_arg, user_id_arg
+from tools.normalise import address_part_arg, order_id_arg, user_id_arg
 from tools.registry import ToolContext, ToolError, ToolSpec, tool
 
 CUSTOMER = {"customer"}
@@ -311,13 +311,19 @@ def cancel_pending_order(ctx: ToolContext, args: CancelArgs) -> dict:
         return order
 
 
+def _part(name: str):
+    return Annotated[str, BeforeValidator(address_part_arg(name))]
+
+
 class AddressArgs(BaseModel):
-    address1: str = Field(description="The first line of the address, such as '123 Main St'.")
-    address2: str = Field(description="The second line of the address, such as 'Apt 1' or ''.")
-    city: str = Field(description="The city, such as 'San Francisco'.")
-    state: str = Field(description="The province, such as 'CA'.")
-    country: str = Field(description="The country, such as 'USA'.")
-    zip: str = Field(description="The zip code, such as '12345'.")
+    address1: _part("address1") = Field(
+        description="The first line of the address, such as '123 Main St'.")
+    address2: _part("address2") = Field(
+        description="The second line of the address, such as 'Apt 1' or ''.")
+    city: _part("city") = Field(description="The city, such as 'San Francisco'.")
+    state: _part("state") = Field(description="The province, such as 'CA'.")
+    country: _part("country") = Field(description="The country, such as 'USA'.")
+    zip: _part("zip") = Field(description="The zip code, such as '12345'.")
 
     def as_address(self) -> dict:
         return {k: getattr(self, k) for k in ("address1", "address2", "city", "state", "country",

@@ -280,6 +280,32 @@ def order_id_arg(value: Any) -> Any:
     return cleaned
 
 
+# --- addresses ----------------------------------------------------------------------------------
+
+_NOT_ADDRESS = re.compile(r"#?w\d{7}|(?:credit_card|paypal|gift_card)_\d+|\S+@\S+", re.IGNORECASE)
+_ADDRESS_PART = {  # what each part needs, as (pattern, what to expect)
+    "address1": (re.compile(r".*[^\W\d_].*"), "a street line such as '123 Main St'"),
+    "city": (re.compile(r"[^\d#@_]*[^\W\d_][^\d#@_]*"), "a city name such as 'Austin'"),
+    "zip": (re.compile(r"(?=.*\d)[\w -]{3,10}"), "a postal code such as '78701' or 'H2X 9G2'"),
+}
+
+
+def address_part_arg(part: str):
+    """A validator for one part of an address: no order, payment or e-mail id in any part, and
+    the street line, city and postal code shaped as such (a small model wrote an order id as
+    the street and the customer's first name as the city). Empty parts are left to the tool."""
+    pattern, expected = _ADDRESS_PART.get(part, (None, "part of an address, not an id or e-mail"))
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        text = value.strip()
+        if _NOT_ADDRESS.search(text) or (pattern and not pattern.fullmatch(text)):
+            raise _refuse(f"{part}: {expected}", value)
+        return text
+    return check
+
+
 # --- quantities a message states (decode-time grounding of numeric arguments) -------------------
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*k?|[a-z]+(?:-[a-z]+)?|[$£€¥%]")
