@@ -181,3 +181,21 @@ def test_chinese_names_are_runs_of_the_customers_characters():
 
     names = name_values([{"role": "user", "content": "我叫王芳,邮编90099"}])
     assert {"王", "芳", "王芳"} <= names and "李" not in names
+
+
+ADDRESS_TOOL = {"type": "function", "function": {"name": "modify_pending_order_address",
+                                                 "parameters": {
+    "type": "object", "required": ["order_id", "address1", "city", "zip"], "properties": {
+        "order_id": {"type": "string"}, "address1": {"type": "string"},
+        "city": {"type": "string"}, "zip": {"type": "string"}}}}}
+
+
+@pytest.mark.parametrize("text, callable_", [
+    ("I placed order #W3878528 by mistake and would like it cancelled.", False),
+    ("I'm Nadia Hill, postcode 19132. Can you call off order #W4764267?", False),
+    ("Ship #W2093032 to 58 Quarry Hill Road, Apt 3B, Burlington, VT 05401 instead.", True),
+    ("请把订单#W2093032的地址改成上海市南京路100号", True),
+])
+def test_an_address_change_needs_an_address_the_customer_wrote(text, callable_):
+    grounding = Grounding([ADDRESS_TOOL], [{"role": "user", "content": text}])
+    assert ("modify_pending_order_address" in grounding.names) is callable_

@@ -13,6 +13,9 @@ Grounding removes that choice at decode time, on top of the JSON grammar (``cons
 - an id a tool result named as another kind is not a candidate ("#W3761872" from a customer's
   order list is no ``user_id``, a ``gift_card_…`` is no item id), and a list of item ids takes
   item ids, not words ("desk lamp");
+- a tool that takes an address can only be called once the user wrote one (a house number and
+  a street word, "58 Quarry Hill Road"; "上海市…路…号"): a quick model answered "cancel #W3878528"
+  with an address change whose street was the order number;
 - a name (``first_name``, ``last_name``) is a word the user wrote, as written or capitalised
   (a quick model signed "Diego Patel" in as "Ilya Patel");
 - a numeric argument (``horizon_days``, ``budget``, ``k``, a segment's ``min_spend`` ...) can
@@ -118,6 +121,18 @@ def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
         name: names for name in NAME_ARGUMENTS}
 
 
+_STREET = re.compile(
+    r"\b\d+[a-z]?(?:[ ,]+[^\W\d_][\w'.-]*){1,4}?[ ,]+(?:road|rd|street|st|avenue|ave|lane|ln|"
+    r"drive|dr|court|ct|way|boulevard|blvd|place|pl|terrace|close|crescent|square|sq|parkway|pkwy|"
+    r"highway|hwy|trail|circle|cir|row|walk|hill|view|gardens|park|strasse|straße|rue)\b"
+    r"|[\u4e00-\u9fff]+(?:路|街|道|巷|弄)\s*\d+\s*号", re.IGNORECASE)
+
+
+def address_given(messages: list[dict[str, Any]]) -> bool:
+    """Whether a user message holds a street line: a house number and a street word."""
+    return bool(_STREET.search(_conversation_text(messages, roles={"user"})))
+
+
 def name_values(messages: list[dict[str, Any]]) -> set[str]:
     """The names the user may have given: each word of a user message as written and
     capitalised ("diego" -> "Diego"); in Chinese text, every run of one to three characters."""
@@ -207,6 +222,8 @@ class Grounding:
             missing = {p for p in props if (p in values and not values[p]) or p in unwritable}
             if missing & set(params.get("required") or []):
                 continue  # a required identifier nobody gave: the tool cannot be called
+            if "address1" in props and not address_given(messages):
+                continue  # an address change with no address written
             self.names.append(fn["name"])
             self.keys[fn["name"]] = [p for p in props if p not in missing]
             self.numeric[fn["name"]] = numeric
