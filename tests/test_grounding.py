@@ -199,3 +199,17 @@ ADDRESS_TOOL = {"type": "function", "function": {"name": "modify_pending_order_a
 def test_an_address_change_needs_an_address_the_customer_wrote(text, callable_):
     grounding = Grounding([ADDRESS_TOOL], [{"role": "user", "content": text}])
     assert ("modify_pending_order_address" in grounding.names) is callable_
+
+
+def test_item_ids_are_neither_order_numbers_nor_ids_an_earlier_call_used_as_another_kind():
+    messages = [{"role": "user", "content": "I'm Nadia Hill, postcode 19132. Cancel #W4764267."},
+                {"role": "assistant", "content": "", "tool_calls": [{"function": {
+                    "name": "find_user_id_by_name_zip", "arguments": json.dumps(
+                        {"first_name": "Nadia", "last_name": "Hill", "zip": "19132"})}}]},
+                {"role": "tool", "content": '{"user_id": "nadia_hill_1"}'}]
+    values = identifier_values(messages)
+    assert not {"19132", "W4764267", "#W4764267"} & values["item_ids"]
+    assert "19132" in values["zip"] and "#W4764267" in values["order_id"]
+    with_items = messages + [{"role": "tool", "content": json.dumps(
+        {"order_id": "#W4764267", "items": [{"item_id": "4156077579"}]})}]
+    assert identifier_values(with_items)["item_ids"] == {"4156077579"}

@@ -10,9 +10,10 @@ Grounding removes that choice at decode time, on top of the JSON grammar (``cons
 - an identifier argument with no such value cannot be written at all, and a tool that requires
   one cannot be called ("what is the status of my order?" with no order number in sight is
   answered in words: the model asks for it);
-- an id a tool result named as another kind is not a candidate ("#W3761872" from a customer's
-  order list is no ``user_id``, a ``gift_card_…`` is no item id), and a list of item ids takes
-  item ids, not words ("desk lamp");
+- an id a tool result or an earlier call named as another kind is not a candidate ("#W3761872"
+  from a customer's order list is no ``user_id``, a ``gift_card_…`` is no item id, the zip a
+  sign-in used is no item id), and a list of item ids takes item ids, not words ("desk lamp")
+  nor order numbers;
 - a tool that takes an address can only be called once the user wrote one (a house number and
   a street word, "58 Quarry Hill Road"; "上海市…路…号"): a quick model answered "cancel #W3878528"
   with an address change whose street was the order number;
@@ -46,10 +47,11 @@ ID_LIST_ARGUMENTS = {"item_ids", "new_item_ids"}  # lists of item ids
 NAME_ARGUMENTS = {"first_name", "last_name"}
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id")
+_TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id", "zip")
 _CONTAINERS = {"orders": "order_id", "payment_methods": "payment_method_id",
                "item_ids": "item_id", "variants": "item_id"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_ORDER_NUMBER = re.compile(r"#?W\d{7}", re.IGNORECASE)  # tau-bench's order ids: never an item
 _TOKEN = re.compile(r"[A-Za-z0-9_#@.+-]+")
 _NUMBER_CHARS = set("0123456789.-+eE")
 
@@ -94,6 +96,12 @@ def typed_identifiers(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
                 walk(json.loads(message.get("content") or ""))
             except (json.JSONDecodeError, TypeError):
                 continue
+        for call in message.get("tool_calls") or []:  # an id a call used as X is an X
+            arguments = call.get("function", {}).get("arguments") or {}
+            try:
+                walk(json.loads(arguments) if isinstance(arguments, str) else arguments)
+            except (json.JSONDecodeError, TypeError):
+                continue
     return typed
 
 
@@ -117,7 +125,8 @@ def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
 
     values = {name: emails if name == "email" else of_kind(name) for name in ID_ARGUMENTS}
     names = name_values(messages)
-    return values | {name: of_kind("item_id") for name in ID_LIST_ARGUMENTS} | {
+    items = {v for v in of_kind("item_id") if not _ORDER_NUMBER.fullmatch(v)}
+    return values | {name: items for name in ID_LIST_ARGUMENTS} | {
         name: names for name in NAME_ARGUMENTS}
 
 
