@@ -201,7 +201,7 @@ def test_an_address_change_needs_an_address_the_customer_wrote(text, callable_):
     assert ("modify_pending_order_address" in grounding.names) is callable_
 
 
-def test_item_ids_are_neither_order_numbers_nor_ids_an_earlier_call_used_as_another_kind():
+def test_an_order_number_is_only_an_order_id_and_a_call_types_the_ids_it_used():
     messages = [{"role": "user", "content": "I'm Nadia Hill, postcode 19132. Cancel #W4764267."},
                 {"role": "assistant", "content": "", "tool_calls": [{"function": {
                     "name": "find_user_id_by_name_zip", "arguments": json.dumps(
@@ -209,6 +209,7 @@ def test_item_ids_are_neither_order_numbers_nor_ids_an_earlier_call_used_as_anot
                 {"role": "tool", "content": '{"user_id": "nadia_hill_1"}'}]
     values = identifier_values(messages)
     assert not {"19132", "W4764267", "#W4764267"} & values["item_ids"]
+    assert not {"W4764267", "#W4764267"} & (values["payment_method_id"] | values["user_id"])
     assert "19132" in values["zip"] and "#W4764267" in values["order_id"]
     with_items = messages + [{"role": "tool", "content": json.dumps(
         {"order_id": "#W4764267", "items": [{"item_id": "4156077579"}]})}]

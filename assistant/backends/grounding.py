@@ -12,8 +12,8 @@ Grounding removes that choice at decode time, on top of the JSON grammar (``cons
   answered in words: the model asks for it);
 - an id a tool result or an earlier call named as another kind is not a candidate ("#W3761872"
   from a customer's order list is no ``user_id``, a ``gift_card_…`` is no item id, the zip a
-  sign-in used is no item id), and a list of item ids takes item ids, not words ("desk lamp")
-  nor order numbers;
+  sign-in used is no item id), an order number ("#W…") is only ever an order id (not a payment
+  method or an item), and a list of item ids takes item ids, not words ("desk lamp");
 - a tool that takes an address can only be called once the user wrote one (a house number and
   a street word, "58 Quarry Hill Road"; "上海市…路…号"): a quick model answered "cancel #W3878528"
   with an address change whose street was the order number;
@@ -51,7 +51,7 @@ _TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id", "
 _CONTAINERS = {"orders": "order_id", "payment_methods": "payment_method_id",
                "item_ids": "item_id", "variants": "item_id"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_ORDER_NUMBER = re.compile(r"#?W\d{7}", re.IGNORECASE)  # tau-bench's order ids: never an item
+_ORDER_NUMBER = re.compile(r"#?W\d{7}", re.IGNORECASE)  # tau-bench's order ids: only an order id
 _TOKEN = re.compile(r"[A-Za-z0-9_#@.+-]+")
 _NUMBER_CHARS = set("0123456789.-+eE")
 
@@ -123,9 +123,14 @@ def identifier_values(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
         others = set().union(*(v for k, v in forms.items() if k != kind))
         return (ids - others) | forms.get(kind, set())
 
-    values = {name: emails if name == "email" else of_kind(name) for name in ID_ARGUMENTS}
+    def not_an_order(found: set[str]) -> set[str]:
+        return {v for v in found if not _ORDER_NUMBER.fullmatch(v)}
+
+    values = {name: emails if name == "email" else
+              of_kind(name) if name == "order_id" else not_an_order(of_kind(name))
+              for name in ID_ARGUMENTS}
     names = name_values(messages)
-    items = {v for v in of_kind("item_id") if not _ORDER_NUMBER.fullmatch(v)}
+    items = not_an_order(of_kind("item_id"))
     return values | {name: items for name in ID_LIST_ARGUMENTS} | {
         name: names for name in NAME_ARGUMENTS}
 
