@@ -33,7 +33,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1_000}
 _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN_COUNTERS = "个位名件人次"  # measure words after a count: "五个" is 5
-_CJK = re.compile(r"[\u3400-\u9fff]")
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 _CURRENCY = re.compile(r"[$£€¥￥]|\b(?:usd|gbp|eur|cny|rmb|dollars?|bucks?|pounds?|quid|euros?|"
                        r"yuan)\b|块钱|块|元|美元|英镑|欧元|人民币")
@@ -122,7 +122,7 @@ def parse_number(text: str, currency: bool = False) -> float:
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text).strip()  # 2,500
     if not text:
         raise ValueError("empty")
-    return _chinese(text.replace(" ", "")) if _CJK.search(text) else _english(text)
+    return _chinese(text.replace(" ", "")) if CJK.search(text) else _english(text)
 
 
 # --- durations ----------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def parse_days(text: str) -> int:
     days), 'next quarter' 90, 'a year' 365, '48 hours' 2, '两周' 14, '三个月' 90. Raises
     ValueError."""
     text = text.strip().lower()
-    if _CJK.search(text):
+    if CJK.search(text):
         match = _CN_DURATION.fullmatch(text.replace(" ", ""))
         if not match:
             raise ValueError("not a duration")
@@ -368,7 +368,7 @@ def quantities_in(text: str) -> set[float]:
         else:
             i += 1
     for match in _CN_NUMBER.finditer(text):
-        if not _CJK.search(match[0]):
+        if not CJK.search(match[0]):
             continue
         percent = match[0].startswith("百分之") or text[match.end():].startswith("%")
         try:

@@ -40,13 +40,12 @@ from typing import Any
 
 import torch
 
-from tools.normalise import quantities_in
+from tools.normalise import CJK, quantities_in
 
 ID_ARGUMENTS = {"user_id", "order_id", "product_id", "payment_method_id", "email", "zip"}
 ID_LIST_ARGUMENTS = {"item_ids", "new_item_ids"}  # lists of item ids
 NAME_ARGUMENTS = {"first_name", "last_name"}
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _TYPED = ("user_id", "order_id", "product_id", "item_id", "payment_method_id", "zip")
 _CONTAINERS = {"orders": "order_id", "payment_methods": "payment_method_id",
                "item_ids": "item_id", "variants": "item_id"}
@@ -152,7 +151,7 @@ def name_values(messages: list[dict[str, Any]]) -> set[str]:
     capitalised ("diego" -> "Diego"); in Chinese text, every run of one to three characters."""
     names: set[str] = set()
     for word in _WORD.findall(_conversation_text(messages, roles={"user"})):
-        if _CJK.search(word):
+        if CJK.search(word):
             names.update(word[i:i + n] for n in (1, 2, 3) for i in range(len(word) - n + 1))
         elif len(word) >= 2:
             names.update({word, word[0].upper() + word[1:].lower()})
