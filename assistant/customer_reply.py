@@ -32,6 +32,11 @@ STRAY = re.compile(r"\s*(<\s*/\s*(tool_call|tool_response)\s*>|<\|(im_end|endoft
 INTERNAL = re.compile(r"\berror:|that did not work:|invalid arguments for|failed unexpectedly|"
                       r"traceback \(most recent|call limit (reached|exceeded)|toolexception|"
                       r"validationerror", re.IGNORECASE)
+# Words for the machinery a customer cannot act on: argument names and "the database". The
+# model's trained error reply fills its slot with them after a refused write ("I couldn't find
+# the address1. Could you check the database?").
+MACHINE_WORDS = re.compile(r"\b(address[12]|[a-z]+(_[a-z]+)*_ids?)\b|check the database",
+                           re.IGNORECASE)
 WINDOW = 24  # an answer sharing this many characters in a row with an internal text quotes it
 MIN_INTERNAL = 12  # shorter internal texts ("division by zero") are ordinary words
 
@@ -81,7 +86,7 @@ def withheld(text: str, internal: Iterable[str]) -> str | None:
     text = STRAY.sub(" ", text)
     if MARKUP.search(text) or _is_json(text):
         return "markup"
-    if INTERNAL.search(text):
+    if INTERNAL.search(text) or MACHINE_WORDS.search(text):
         return "internal"
     return "quotes a tool error or note" if quoted(text, internal) else None
 

@@ -181,6 +181,24 @@ def test_each_error_kind_has_its_polite_reply(error, kind):
                               apologies().fallback)
 
 
+@pytest.mark.parametrize("answer", [
+    "I couldn't find the address1. Could you check the database?",
+    "I couldn't find the item_ids you gave. Could you check it and send it again?",
+    "Please send me the payment_method_id again.",
+])
+def test_machinery_words_after_a_refused_write_become_the_polite_reply(answer):
+    """Seen in the task harness after a refused address change and a wrong item."""
+    error = "Error: item paypal_7320841 not found in order #W6737482"
+    reply = customer_text(answer, [error], [error], None, None)
+    assert reply.why == "internal"
+    assert reply.text == next(r for k, _, r in apologies().kinds if k == "items")
+
+
+def test_an_answer_with_a_payment_method_and_an_order_number_is_kept():
+    answer = "Done: order #W6737482 is now paid with paypal_7320841."
+    assert customer_text(answer, [], [], None, None).text == answer
+
+
 def test_the_stream_holds_back_what_turns_into_an_error():
     error = "Error: the customer is not authenticated yet: ask for their email"
     stream = CustomerStream([error])
