@@ -66,7 +66,7 @@ def customers_with_pending_orders(settings: Settings, limit: int | None = None,
     order, by email (the first ``limit``, or all); empty when the warehouse is not built."""
     if not settings.warehouse.is_file():
         return []
-    con = warehouse.connect(settings.warehouse)
+    con = warehouse.open_shared(settings.warehouse)
     try:
         return [tuple(row) for row in con.execute(
             "SELECT u.email, u.user_id, min(o.order_id) FROM users u JOIN orders o "

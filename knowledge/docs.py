@@ -145,7 +145,7 @@ def rebuild_hint(settings: Settings) -> str:
 def shop_documents(settings: Settings) -> list[Document]:
     """The shop's documents; a shop without any (Online Retail, Taobao) gets the default policy,
     whose passages say so in their source."""
-    con = warehouse.connect(settings.warehouse, read_only=True)
+    con = warehouse.open_shared(settings.warehouse)
     try:
         return read_documents(con) or default_policy()
     finally:
@@ -154,7 +154,7 @@ def shop_documents(settings: Settings) -> list[Document]:
 
 @lru_cache(maxsize=8)
 def _documents_version(path: str, _mtime: int) -> str:
-    con = warehouse.connect(Path(path), read_only=True)
+    con = warehouse.open_shared(Path(path))
     try:
         return documents_version(read_documents(con) or default_policy())
     finally:

@@ -62,7 +62,7 @@ class SegmentEngine:
 
     @classmethod
     def load(cls, path: Path) -> SegmentEngine:
-        source = warehouse.connect(path, read_only=True)  # a clear error if the file is missing
+        source = warehouse.open_shared(path)  # a clear error if the file is missing
         version = event_journal.file_state(Path(path))
         try:
             now = source.execute(NOW_SQL).fetchall()[0][0]
@@ -90,7 +90,7 @@ class SegmentEngine:
         (``date_diff('day', last, now)``: day boundaries crossed, i.e. date(now) - date(last)).
         A "now" on a later day adds the same number of days to each, exactly what FACTS_SQL
         would compute: a shift of two integer columns, not a rebuild."""
-        source = warehouse.connect(self.path, read_only=True)
+        source = warehouse.open_shared(self.path)
         try:
             fresh = source.sql(facts_sql(users=True),
                                params={"now": now, "users": users}).to_arrow_table()
@@ -236,7 +236,7 @@ def save_segment(path: Path, name: str, filters: SegmentFilters, description: st
 
 
 def list_segments(path: Path) -> list[dict[str, Any]]:
-    con = warehouse.connect(path, read_only=True)
+    con = warehouse.open_shared(path)
     try:
         rows = con.execute(
             "SELECT name, filters, description, created_at FROM segments ORDER BY name").fetchall()
@@ -248,7 +248,7 @@ def list_segments(path: Path) -> list[dict[str, Any]]:
 
 
 def load_segment(path: Path, name: str) -> SegmentFilters:
-    con = warehouse.connect(path, read_only=True)
+    con = warehouse.open_shared(path)
     try:
         rows = con.execute("SELECT filters FROM segments WHERE name = ?", [name.strip()]).fetchall()
         if not rows:

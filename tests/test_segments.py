@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -184,6 +185,14 @@ def test_segment_queries_never_write(tiny):
         engine.run(Compiled("DELETE FROM user_facts", []))
     assert engine.con.execute("SELECT count(*) FROM user_facts").fetchall()[0][0] == 6
     assert tiny.warehouse.read_bytes() == before
+
+
+def test_a_segment_query_waits_for_a_write_in_progress(tiny, tiny_warehouse):
+    """A cancel or an event being written holds DuckDB's write lock: the read waits for it."""
+    call(Settings(warehouse_path=tiny_warehouse), question="warm-up: imports, not this file")
+    writing = warehouse.open_shared(tiny.warehouse, write=True)  # DuckDB: no reader now
+    threading.Timer(0.3, writing.close).start()
+    assert call(tiny, question="UK customers?", filters={"country": "UK"})["count"] >= 1
 
 
 def test_missing_warehouse_is_a_clear_tool_error(tmp_path):

@@ -122,7 +122,7 @@ def served_model(settings: Settings, event: str = "purchase",
 
 def open_shop(settings: Settings):
     try:
-        return warehouse.connect(settings.warehouse)
+        return warehouse.open_shared(settings.warehouse)
     except warehouse.WarehouseMissingError as err:
         raise ToolError(str(err)) from err
 

@@ -103,7 +103,7 @@ def _models(settings: Settings, channel: str | None) -> list[Loaded]:
 
 def _covariates(settings: Settings, campaign_id: str, user_ids: list[str]):
     """(user ids, covariates frame) of those of these users who are in the experiment."""
-    con = warehouse.connect(settings.warehouse)
+    con = warehouse.open_shared(settings.warehouse)
     try:
         rows = con.execute(
             "SELECT user_id, covariates FROM campaign_assignments WHERE campaign_id = ? "
@@ -208,7 +208,7 @@ class Options:
 
 
 def _user_known(settings: Settings, user_id: str) -> bool:
-    con = warehouse.connect(settings.warehouse)
+    con = warehouse.open_shared(settings.warehouse)
     try:
         return con.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone() is not None
     finally:
