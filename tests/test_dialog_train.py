@@ -13,6 +13,7 @@ from finetune.dialog.train import (
     Preset,
     accumulate,
     batch_loss,
+    checkpoint_layers,
     encode,
     memory_parts,
     progress_path,
@@ -75,6 +76,27 @@ def test_a_batch_run_in_memory_parts_has_the_whole_batch_gradient(tiny):
     assert parts_loss == pytest.approx(whole_loss, rel=1e-5)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, parts))
     model.zero_grad()
+
+
+def test_checkpointed_layers_give_the_same_gradient(tiny_dialog_model):
+    """Recomputing each layer in the backward pass (the prefix cache kept) changes nothing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dialog_model)
+    items = [encode(tokenizer, {"messages": m}, TOOLS) for m in (DIALOG, DIALOG[:2])]
+
+    def gradient(checkpointed: bool) -> tuple[float, list[torch.Tensor]]:
+        model = AutoModelForCausalLM.from_pretrained(tiny_dialog_model)
+        if checkpointed:
+            checkpoint_layers(model)
+        model.train()
+        loss, _ = accumulate(model, items[0].prefix, items, 2, 10**12, bf16=False)
+        return loss, [p.grad for p in model.parameters() if p.grad is not None]
+
+    (plain_loss, plain), (kept_loss, kept) = gradient(False), gradient(True)
+    assert kept_loss == pytest.approx(plain_loss, rel=1e-6)
+    assert len(kept) == len(plain) and all(torch.allclose(a, b, atol=1e-6)
+                                           for a, b in zip(plain, kept))
 
 
 def test_short_lora_run_saves_a_plain_hf_folder_and_resumes(small_shop, tiny_dialog_model,

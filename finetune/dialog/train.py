@@ -15,6 +15,8 @@ artifact, which the server reads to tell a user when the chat will answer.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import math
 import os
@@ -45,11 +47,14 @@ class Preset:
     lora: bool  # LoRA adapters (peft) instead of full fine-tuning
     max_suffix: int = 640  # tokens after the system block; longer dialogs are skipped
     # A batch runs in parts of at most this many attention scores (rows x (prefix + width))
-    # per layer and head; the gradient is the same. The activations kept for the backward pass
-    # are what fills memory: 16 dialogs in parts of 6M scores peaked at 19 GiB resident, in
-    # parts of 1.5M at 10.7 GiB, at 146-152 train tokens/s against 332 (runs of different days,
-    # not a same-process comparison; BENCHMARKS.md).
+    # per layer and head; the gradient is the same. Before checkpointing, 16 dialogs in parts of
+    # 6M scores peaked at 19 GiB resident and in parts of 1.5M at 10.7 GiB; with it, 6M parts
+    # were both slower and larger than 1.5M ones (14 steps: 170 vs 204 tokens/s, 5.9 vs 4.5 GiB).
     max_attention: int = 1_500_000
+    # Keep only each layer's input for the backward pass and recompute the rest (activation
+    # checkpointing): the same gradient (tested). First 14 steps of the quick preset: peak
+    # 4.5 GiB instead of 7.5 GiB (BENCHMARKS.md).
+    checkpointing: bool = True
     lora_rank: int = 16
     minutes: float | None = None  # opt-in time box: stop (and anneal the LR) by then
     # Resident memory the preset needs: the measured peak of the quick preset with these parts
@@ -102,10 +107,31 @@ def prefix_kv(model, prefix: tuple[int, ...]) -> PrefixKV:
 def _repeated_cache(model, kv: PrefixKV, rows: int):
     from transformers import DynamicCache
 
+    class PrefixCache(DynamicCache):
+        """The system block's keys and values, never extended: each layer attends to them and
+        to the suffix's own, so a checkpointed layer's recompute reads what the first run read
+        (a DynamicCache would append the suffix a second time)."""
+
+        def update(self, keys, values, layer_idx, *args, **kwargs):
+            layer = self.layers[layer_idx]
+            return torch.cat([layer.keys, keys], dim=-2), torch.cat([layer.values, values], dim=-2)
+
     cache = DynamicCache(config=model.config)
     for index, (keys, values) in enumerate(kv):
         cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), index)
+    cache.__class__ = PrefixCache
     return cache
+
+
+def checkpoint_layers(model) -> None:
+    """Activation checkpointing that keeps the prefix cache (transformers drops a cache under
+    checkpointing unless a layer says it only reads it, which ``PrefixCache`` guarantees)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    model.activation_checkpointing_enable({"use_reentrant": False})
+    for module in model.modules():
+        if isinstance(module, GradientCheckpointingLayer):
+            module._can_checkpoint_with_cache = True
 
 
 def batch_loss(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int,
@@ -171,6 +197,16 @@ def accumulate(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int
     return mean, tokens
 
 
+def release_freed_memory() -> None:
+    """Give the heap's freed pages back to the system (glibc's ``malloc_trim``; nothing on
+    other C libraries). Every step frees tensors of new shapes, and glibc keeps the freed
+    memory: without this the resident size crept up step after step (BENCHMARKS.md)."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 def similar_length_batch(rng: random.Random, group: list[Encoded], size: int) -> list[Encoded]:
     """``size`` dialogs of neighbouring suffix lengths (``group`` is sorted by length), so a
     batch is not padded to one long tau-bench flow."""
@@ -229,6 +265,8 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
     bf16 = native_bf16()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if preset.checkpointing:
+        checkpoint_layers(model)
     if preset.lora:
         model = _wrap_lora(model, tokenizer, preset)
     model.train()
@@ -266,6 +304,7 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        release_freed_memory()
         history.append(round(step_loss, 4))
         bar.set_postfix(loss=f"{sum(history[-10:]) / len(history[-10:]):.3f}",
                         tok_s=f"{tokens / (time.perf_counter() - started):.0f}")
