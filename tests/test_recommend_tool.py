@@ -12,6 +12,7 @@ import pytest
 from finetune import registry
 from knowledge import warehouse
 from knowledge.settings import Settings
+from knowledge.text_embeddings import text_encoder
 from tests.recommend_shop import trained_themed_shop, write_themed_shop
 from tools.registry import ToolContext, ToolError, get_tool
 
@@ -53,7 +54,8 @@ def test_training_writes_artifacts_with_meta(shop):
     assert set(meta["weights"]) == {"all", "new"}
     assert meta["data_version"].startswith("themed_test_shop@")
     index_meta = json.loads((folder / "text_index" / "meta.json").read_text())
-    assert index_meta["model"] == "all-MiniLM-L6-v2" and index_meta["dimension"] == 384
+    encoder = text_encoder(shop.text_encoder)
+    assert index_meta["model"] == encoder.model and index_meta["dimension"] == encoder.dimension
 
 
 def test_by_user_returns_items_with_every_field_and_excludes_purchases(shop):

