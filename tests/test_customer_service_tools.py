@@ -119,6 +119,23 @@ def test_customer_cannot_cancel_another_customers_order(cs_shop, tmp_path):
     assert own["headline"].startswith(f"Order {a['pending']}, status cancelled: ")
 
 
+def test_a_change_refused_by_the_order_status_names_what_that_status_allows(cs_shop, tmp_path):
+    shop = private_copy(cs_shop, tmp_path)
+    con = warehouse.connect(shop.warehouse)
+    user_id, order_id = con.execute("SELECT user_id, min(order_id) FROM orders WHERE status = "
+                                    "'delivered' GROUP BY user_id ORDER BY user_id").fetchone()
+    item = get_order_record(con, order_id)["items"][0]["item_id"]
+    con.close()
+    with pytest.raises(ToolError, match="non-pending order cannot be modified .*'delivered'.*"
+                                        "exchange_delivered_order_items"):
+        get_tool("modify_pending_order_items").invoke(_customer(shop, user_id), {
+            "order_id": order_id, "item_ids": [item], "new_item_ids": [item],
+            "payment_method_id": "credit_card_0000000"})
+    con = warehouse.connect(shop.warehouse)
+    assert get_order_record(con, order_id)["status"] == "delivered"
+    con.close()
+
+
 def test_operator_reads_any_order_but_cannot_write(cs_shop):
     a, _ = _two_customers(cs_shop)
     ctx = ToolContext(cs_shop, role="operator")

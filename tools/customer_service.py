@@ -111,13 +111,24 @@ def _payment_method(con: duckdb.DuckDBPyConnection, order: dict, payment_method_
                     f"are: {', '.join(m['id'] for m in methods) or 'none'}")
 
 
+# What an order in a status can still have done, for the model's next step after a refusal
+# (the quick model tried modify_pending_order_items on a delivered order, twice).
+_WHAT_A_STATUS_ALLOWS = {
+    "pending": "a pending order can be cancelled (cancel_pending_order) or changed "
+               "(modify_pending_order_address, _payment, _items)",
+    "delivered": "a delivered order's items can be returned (return_delivered_order_items) or "
+                 "exchanged for another variant (exchange_delivered_order_items)",
+}
+
+
 def _order_in_status(ctx: ToolContext, con: duckdb.DuckDBPyConnection, order_id: str,
                      status: str, verb: str) -> dict:
     """The caller's order, which must be in ``status`` to be ``verb`` (tau-bench's rule)."""
     order = _own_order(ctx, con, order_id)
     if order["status"] != status:
+        allows = _WHAT_A_STATUS_ALLOWS.get(order["status"])
         raise ToolError(f"non-{status} order cannot be {verb} (order {order['order_id']} is "
-                        f"{order['status']!r})")
+                        f"{order['status']!r})" + (f"; {allows}" if allows else ""))
     return order
 
 
