@@ -53,13 +53,14 @@ class Preset:
     max_attention: int = 1_500_000
     # Keep only each layer's input for the backward pass and recompute the rest (activation
     # checkpointing): the same gradient (tested). First 14 steps of the quick preset: peak
-    # 4.5 GiB instead of 7.5 GiB (BENCHMARKS.md).
+    # 4.5 GiB instead of 7.5 GiB; the whole quick run 5.65 GiB instead of 10.94 (BENCHMARKS.md).
     checkpointing: bool = True
     lora_rank: int = 16
     minutes: float | None = None  # opt-in time box: stop (and anneal the LR) by then
-    # Resident memory the preset needs: the measured peak of the quick preset with these parts
-    # (10.7 GiB, /usr/bin/time -v, 2026-12-03) rounded up; `shopmind up` refuses below it.
-    memory_gib: float = 11.0
+    # Resident memory the preset needs: the measured peak of the quick preset, checkpointed
+    # (5.65 GiB, /usr/bin/time -v, 2026-12-08), plus a GiB for the full preset's longer run
+    # (not measured); `shopmind up` refuses below it.
+    memory_gib: float = 7.0
 
 
 PRESETS = {
