@@ -53,7 +53,8 @@ class Preset:
     max_attention: int = 1_500_000
     # Keep only each layer's input for the backward pass and recompute the rest (activation
     # checkpointing): the same gradient (tested). First 14 steps of the quick preset: peak
-    # 4.5 GiB instead of 7.5 GiB; the whole quick run 5.65 GiB instead of 10.94 (BENCHMARKS.md).
+    # 4.78 GiB instead of 7.17 and 24% more time per step; the whole quick run 5.65 GiB instead
+    # of 10.94 (bench/training_memory.py, BENCHMARKS.md).
     checkpointing: bool = True
     lora_rank: int = 16
     minutes: float | None = None  # opt-in time box: stop (and anneal the LR) by then
