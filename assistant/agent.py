@@ -137,7 +137,8 @@ class _Turn:
         self.unanswered_error: str | None = None  # the last result, if an error, until words
         self.done_action: str | None = None  # the confirmed action that ran, in words
         self.last_message_id: int | None = None  # the model's last stored message
-        self.stream = CustomerStream(self.internal) if role == "customer" else None
+        self.stream = CustomerStream(self.internal, self.errors) if role == "customer" \
+            else None
 
     def saw_result(self, content: str, error: bool) -> None:
         if error:
@@ -153,7 +154,7 @@ class _Turn:
     def customer_answer(self, answer: str) -> Reply:
         """What the customer reads of the model's answer (assistant/customer_reply.py)."""
         if self.pending:  # the confirmation question follows: no apology in front of it
-            why = withheld(answer, self.internal)
+            why = withheld(answer, self.internal, self.errors)
             return Reply("", why) if why else Reply(clean(answer))
         return customer_text(answer, self.internal, self.errors, self.unanswered_error,
                              self.done_action)

@@ -32,9 +32,9 @@ STRAY = re.compile(r"\s*(<\s*/\s*(tool_call|tool_response)\s*>|<\|(im_end|endoft
 INTERNAL = re.compile(r"\berror:|that did not work:|invalid arguments for|failed unexpectedly|"
                       r"traceback \(most recent|call limit (reached|exceeded)|toolexception|"
                       r"validationerror", re.IGNORECASE)
-# Words for the machinery a customer cannot act on: argument names and "the database". The
-# model's trained error reply fills its slot with them after a refused write ("I couldn't find
-# the address1. Could you check the database?").
+# Words for the machinery a customer cannot act on: argument names and "the database". After a
+# tool error the model's trained error reply fills its slot with them ("I couldn't find the
+# address1. Could you check the database?"); withheld only in a turn that had a tool error.
 MACHINE_WORDS = re.compile(r"\b(address[12]|[a-z]+(_[a-z]+)*_ids?)\b|check the database",
                            re.IGNORECASE)
 WINDOW = 24  # an answer sharing this many characters in a row with an internal text quotes it
@@ -80,13 +80,14 @@ def quoted(text: str, internal: Iterable[str]) -> str | None:
     return None
 
 
-def withheld(text: str, internal: Iterable[str]) -> str | None:
+def withheld(text: str, internal: Iterable[str], errors: Iterable[str] = ()) -> str | None:
     """Why ``text`` may not reach a customer ('markup', 'internal' or 'quotes a tool error or
-    note'), or None when it may. Stray closing tags do not count: ``clean`` drops them."""
+    note'), or None when it may. Stray closing tags do not count: ``clean`` drops them.
+    ``errors``: the turn's tool errors (after one, machinery words are withheld too)."""
     text = STRAY.sub(" ", text)
     if MARKUP.search(text) or _is_json(text):
         return "markup"
-    if INTERNAL.search(text) or MACHINE_WORDS.search(text):
+    if INTERNAL.search(text) or (any(errors) and MACHINE_WORDS.search(text)):
         return "internal"
     return "quotes a tool error or note" if quoted(text, internal) else None
 
@@ -122,7 +123,7 @@ def customer_text(answer: str, internal: list[str], errors: list[str],
     notes to the model); ``errors``: the tool errors among them, oldest first;
     ``unanswered_error``: the error the turn ended on when the model said nothing after it;
     ``done_action``: a confirmed action that ran, in words."""
-    why = withheld(answer, internal) or ("unanswered error" if unanswered_error else None)
+    why = withheld(answer, internal, errors) or ("unanswered error" if unanswered_error else None)
     if why is None:
         if text := clean(answer):
             return Reply(text)
@@ -138,8 +139,9 @@ class CustomerStream:
     last ``WINDOW`` characters and anything from a '<' or '{' on. A message that turns out to be
     withheld stops streaming; the final event then carries the polite reply instead."""
 
-    def __init__(self, internal: list[str]):
-        self.internal = internal  # the turn's list: errors added later are seen too
+    def __init__(self, internal: list[str], errors: list[str] | None = None):
+        # the turn's lists: errors added later are seen too
+        self.internal, self.errors = internal, errors if errors is not None else []
         self.message_id: str | None = None
         self.buffer, self.sent, self.stopped, self.finished = "", 0, False, True
 
@@ -149,7 +151,7 @@ class CustomerStream:
             self.message_id, self.buffer, self.sent = message_id, "", 0
             self.stopped = self.finished = False
         self.buffer += text
-        if self.stopped or withheld(self.buffer, self.internal):
+        if self.stopped or withheld(self.buffer, self.internal, self.errors):
             self.stopped = True
             return ""
         end = len(self.buffer) - WINDOW
@@ -161,7 +163,7 @@ class CustomerStream:
         """The message is complete: the rest of it, if it may be shown. The next token starts
         a new message."""
         self.finished = True
-        if self.stopped or withheld(self.buffer, self.internal):
+        if self.stopped or withheld(self.buffer, self.internal, self.errors):
             return ""
         self.buffer = STRAY.sub(" ", self.buffer).rstrip()
         return self._send(len(self.buffer))

@@ -197,6 +197,13 @@ def test_machinery_words_after_a_refused_write_become_the_polite_reply(answer):
 def test_an_answer_with_a_payment_method_and_an_order_number_is_kept():
     answer = "Done: order #W6737482 is now paid with paypal_7320841."
     assert customer_text(answer, [], [], None, None).text == answer
+    error = "Error: order '#W1' not found among the signed-in customer's orders"
+    assert customer_text(answer, [error], [error], None, None).text == answer
+
+
+def test_argument_names_in_a_turn_without_an_error_are_kept():
+    answer = 'Found you: {"user_id": "ahmed_li_1265"} is your account.'
+    assert customer_text(answer, [], [], None, None).text == answer
 
 
 def test_the_stream_holds_back_what_turns_into_an_error():
