@@ -16,7 +16,7 @@ def test_up_refuses_a_preset_the_memory_cannot_hold(tmp_path, monkeypatch):
     from assistant import stages as pipeline
 
     monkeypatch.setattr(pipeline, "available_memory_gib", lambda: 3.5)
-    with pytest.raises(StageError, match=r"needs about 11 GiB .* has 3\.5 GiB available"):
+    with pytest.raises(StageError, match=r"needs about 7 GiB .* has 3\.5 GiB available"):
         check_memory(Settings(artifacts_dir=tmp_path))
     monkeypatch.setattr(pipeline, "available_memory_gib", lambda: 20.0)
     assert check_memory(Settings(artifacts_dir=tmp_path)) is None
