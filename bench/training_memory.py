@@ -7,6 +7,7 @@ after every step and the training tokens/s:
 - ``before``: no activation checkpointing, freed heap memory kept (the training until 12-08),
 - ``checkpointing``: each layer recomputed in the backward pass, heap kept,
 - ``default``: checkpointing and the heap's freed pages returned after every step,
+- ``every_second_layer``: the default, with every second layer recomputed,
 - ``default_6m_parts``: the default with parts of 6M attention scores instead of 1.5M.
 
 The variants run one after another on the same machine; tokens/s are comparable only when
@@ -29,10 +30,11 @@ sys.path.insert(0, str(REPO))
 from bench.common import write_results
 
 VARIANTS = {
-    "before": {"checkpointing": False, "trim": False},
-    "checkpointing": {"checkpointing": True, "trim": False},
-    "default": {"checkpointing": True, "trim": True},
-    "default_6m_parts": {"checkpointing": True, "trim": True, "max_attention": 6_000_000},
+    "before": {"checkpoint_every": 0, "trim": False},
+    "checkpointing": {"checkpoint_every": 1, "trim": False},
+    "default": {"checkpoint_every": 1, "trim": True},
+    "every_second_layer": {"checkpoint_every": 2, "trim": True},
+    "default_6m_parts": {"checkpoint_every": 1, "trim": True, "max_attention": 6_000_000},
 }
 
 

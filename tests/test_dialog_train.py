@@ -78,8 +78,9 @@ def test_a_batch_run_in_memory_parts_has_the_whole_batch_gradient(tiny):
     model.zero_grad()
 
 
-def test_checkpointed_layers_give_the_same_gradient(tiny_dialog_model):
-    """Recomputing each layer in the backward pass (the prefix cache kept) changes nothing."""
+@pytest.mark.parametrize("every", [1, 2])
+def test_checkpointed_layers_give_the_same_gradient(tiny_dialog_model, every):
+    """Recomputing layers in the backward pass (the prefix cache kept) changes nothing."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dialog_model)
@@ -88,7 +89,7 @@ def test_checkpointed_layers_give_the_same_gradient(tiny_dialog_model):
     def gradient(checkpointed: bool) -> tuple[float, list[torch.Tensor]]:
         model = AutoModelForCausalLM.from_pretrained(tiny_dialog_model)
         if checkpointed:
-            checkpoint_layers(model)
+            checkpoint_layers(model, every)
         model.train()
         loss, _ = accumulate(model, items[0].prefix, items, 2, 10**12, bf16=False)
         return loss, [p.grad for p in model.parameters() if p.grad is not None]

@@ -51,11 +51,12 @@ class Preset:
     # 6M scores peaked at 19 GiB resident and in parts of 1.5M at 10.7 GiB; with it, 6M parts
     # were both slower and larger than 1.5M ones (14 steps: 170 vs 204 tokens/s, 5.9 vs 4.5 GiB).
     max_attention: int = 1_500_000
-    # Keep only each layer's input for the backward pass and recompute the rest (activation
-    # checkpointing): the same gradient (tested). First 14 steps of the quick preset: peak
-    # 4.78 GiB instead of 7.17 and 24% more time per step; the whole quick run 5.65 GiB instead
-    # of 10.94 (bench/training_memory.py, BENCHMARKS.md).
-    checkpointing: bool = True
+    # Every n-th decoder layer keeps only its input for the backward pass and recomputes the
+    # rest (activation checkpointing; 0 = none): the same gradient (tested). First 14 steps of
+    # the quick preset with every layer: peak 4.6-4.8 GiB instead of 7.2-7.7 at 16-20% fewer
+    # tokens/s (every second layer: 5.55 GiB, 8%); the whole quick run 5.65 GiB instead of
+    # 10.94 (bench/training_memory.py, BENCHMARKS.md).
+    checkpoint_every: int = 1
     lora_rank: int = 16
     minutes: float | None = None  # opt-in time box: stop (and anneal the LR) by then
     # Resident memory the preset needs: the measured peak of the quick preset, checkpointed
@@ -125,12 +126,12 @@ def _repeated_cache(model, kv: PrefixKV, rows: int):
     return cache
 
 
-def checkpoint_layers(model) -> None:
+def checkpoint_layers(model, every: int = 1) -> None:
     """Activation checkpointing that keeps the prefix cache (transformers drops a cache under
     checkpointing unless a layer says it only reads it, which ``PrefixCache`` guarantees)."""
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    model.activation_checkpointing_enable({"use_reentrant": False})
+    model.activation_checkpointing_enable({"use_reentrant": False}, every_n_layers=every)
     for module in model.modules():
         if isinstance(module, GradientCheckpointingLayer):
             module._can_checkpoint_with_cache = True
@@ -267,8 +268,8 @@ def train_dialog(settings: Settings, preset_name: str, out: Path, base: Path | N
     bf16 = native_bf16()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    if preset.checkpointing:
-        checkpoint_layers(model)
+    if preset.checkpoint_every:
+        checkpoint_layers(model, preset.checkpoint_every)
     if preset.lora:
         model = _wrap_lora(model, tokenizer, preset)
     model.train()
