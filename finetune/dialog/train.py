@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
 import math
 import os
@@ -200,14 +201,20 @@ def accumulate(model, prefix: tuple[int, ...], items: list[Encoded], pad_id: int
     return mean, tokens
 
 
-def release_freed_memory() -> None:
-    """Give the heap's freed pages back to the system (glibc's ``malloc_trim``; nothing on
-    other C libraries). Every step frees tensors of new shapes, and glibc keeps the freed
-    memory: without this the resident size crept up step after step (BENCHMARKS.md)."""
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None on other C libraries (looked up once: finding the
+    library runs a subprocess)."""
     name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
+def release_freed_memory() -> None:
+    """Give the heap's freed pages back to the system. Every step frees tensors of new shapes,
+    and glibc keeps the freed memory: without this the resident size crept up step after step
+    (BENCHMARKS.md)."""
+    if trim := _malloc_trim():
+        trim(0)
 
 
 def similar_length_batch(rng: random.Random, group: list[Encoded], size: int) -> list[Encoded]:
